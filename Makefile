@@ -1,0 +1,43 @@
+# pacer: make demo | test | bench | lint. Each creates .venv with the project installed when missing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PACER := $(VENV)/bin/pacer
+
+.PHONY: install demo test bench lint calibrate clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: install
+	$(PACER) catalog accelerators
+	$(PACER) catalog models
+	$(PACER) size inference --model llama-3.1-70b --accelerator h100-sxm --count 2 --precision fp8 \
+		--input-tokens 1000 --output-tokens 1000
+	$(PACER) size inference --model command-a --accelerator h100-sxm --count 2 --precision fp8 \
+		--input-tokens 2000 --output-tokens 500 --tpot-ms 50 --rate 40
+	$(PACER) size training --model llama-3.1-405b --tokens 15.6e12 --accelerator h100-sxm --gpus 16384
+	$(PACER) size search --model llama-3.1-70b --input-tokens 1000 --output-tokens 1000 --tpot-ms 50 \
+		--plot out/pareto-llama-3.1-70b.html
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
+
+calibrate: install
+	$(PY) -m pacer.sizing.calibration --write
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis out

@@ -1,0 +1,8 @@
+"""pacer: plan AI compute capacity from workloads to GPUs to gigawatts, and pace it under uncertainty."""
+
+from pacer.errors import PacerError
+from pacer.sizing import size_inference, size_search, size_training
+
+__version__ = "0.1.0"
+
+__all__ = ["PacerError", "__version__", "size_inference", "size_search", "size_training"]

@@ -1,0 +1,74 @@
+"""Shared behaviour of pacer's result objects: a summary table, a rich repr and plain dicts."""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+
+def plain(value: Any) -> Any:
+    """Convert numpy scalars and non-finite floats into JSON-ready Python values."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def fmt(value: Any) -> str:
+    """A short human-readable rendering of a number."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    if isinstance(value, float | np.floating):
+        v = float(value)
+        if not math.isfinite(v):
+            return "-"
+        if v == 0:
+            return "0"
+        if abs(v) >= 1e6 or abs(v) < 1e-3:
+            return f"{v:.3g}"
+        if abs(v) >= 100:
+            return f"{v:,.0f}"
+        return f"{v:.3g}"
+    return str(value)
+
+
+class Result:
+    """Base of result objects: subclasses provide ``title`` and ``summary_rows()``."""
+
+    title = "result"
+
+    def summary_rows(self) -> list[tuple[str, Any]]:
+        raise NotImplementedError
+
+    def summary_table(self) -> Table:
+        table = Table(title=self.title, show_header=False, title_justify="left")
+        table.add_column("quantity", style="bold")
+        table.add_column("value", justify="right")
+        for name, value in self.summary_rows():
+            table.add_row(name, fmt(value))
+        return table
+
+    def summary(self) -> str:
+        """A readable multi-line summary."""
+        console = Console(width=100, record=True, file=io.StringIO())
+        console.print(self.summary_table())
+        return console.export_text()
+
+    def __rich__(self) -> Table:
+        return self.summary_table()
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={fmt(v)}" for k, v in self.summary_rows()[:6])
+        return f"<{type(self).__name__} {inner}>"

@@ -1,0 +1,195 @@
+"""The ``pacer`` command line: a thin layer over the Python API.
+
+Every command prints a readable table, or one JSON object with ``--json``. A bad value prints one
+line naming the field and the value and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pacer._result import fmt, plain
+from pacer.errors import PacerError
+
+app = typer.Typer(
+    name="pacer",
+    help="Plan AI compute capacity from workloads to GPUs to gigawatts, and pace it under uncertainty.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+size_app = typer.Typer(help="Size a workload onto accelerators.", no_args_is_help=True)
+catalog_app = typer.Typer(help="List the facts pacer ships (accelerators, models).", no_args_is_help=True)
+app.add_typer(size_app, name="size")
+app.add_typer(catalog_app, name="catalog")
+
+console = Console()
+
+
+class Precision(str, Enum):
+    bf16 = "bf16"
+    fp16 = "fp16"
+    fp8 = "fp8"
+    int8 = "int8"
+    fp4 = "fp4"
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
+
+
+def _emit_json(payload: Any) -> None:
+    typer.echo(json.dumps(plain(payload), indent=2, allow_nan=False))
+
+
+@catalog_app.command("accelerators")
+def catalog_accelerators(as_json: JsonFlag = False) -> None:
+    """Accelerators: dense TFLOP/s per precision, memory, power, scale-up domain and prices."""
+    from pacer.catalog import load_catalog
+
+    accelerators = load_catalog().accelerators.values()
+    if as_json:
+        _emit_json([a.model_dump(exclude={"field_sources"}) for a in accelerators])
+        return
+    table = Table(title="accelerators (dense peak TFLOP/s)")
+    for col in ("id", "bf16", "fp8", "fp4", "int8", "HBM GB", "HBM TB/s", "TDP W", "scale-up",
+                "GB/s/dir", "server kW", "$/h", "price $"):
+        table.add_column(col, justify="left" if col == "id" else "right")
+    for a in accelerators:
+        table.add_row(
+            a.id, *(fmt(a.peak_tflops(p)) if a.peak_tflops(p) else "-" for p in ("bf16", "fp8", "fp4", "int8")),
+            fmt(a.hbm_gb), fmt(a.hbm_tbps), fmt(a.tdp_w), fmt(a.scaleup_domain), fmt(a.scaleup_gbps),
+            fmt(a.server_power_kw), fmt(a.rental_usd_per_hour), fmt(a.price_usd),
+        )
+    console.print(table)
+
+
+@catalog_app.command("models")
+def catalog_models(as_json: JsonFlag = False) -> None:
+    """Models: layers, widths, heads, parameters (total and active), attention kind, context."""
+    from pacer.catalog import load_catalog
+
+    models = load_catalog().models.values()
+    if as_json:
+        _emit_json([m.model_dump(exclude={"field_sources"}) for m in models])
+        return
+    table = Table(title="models")
+    for col in ("id", "params B", "active B", "layers", "hidden", "heads", "kv heads", "attention",
+                "experts", "context"):
+        table.add_column(col, justify="left" if col == "id" else "right")
+    for m in models:
+        experts = f"{m.experts_per_token}/{m.experts}" if m.is_moe else "-"
+        table.add_row(m.id, fmt(m.total_params_b), fmt(m.active_params_b), fmt(m.layers),
+                      fmt(m.hidden_size), fmt(m.attention_heads), fmt(m.kv_heads), m.attention,
+                      experts, fmt(m.max_context))
+    console.print(table)
+
+
+@size_app.command("inference")
+def size_inference_cmd(
+    model: Annotated[str, typer.Option(help="Model id (pacer catalog models).")],
+    accelerator: Annotated[str, typer.Option(help="Accelerator id (pacer catalog accelerators).")],
+    count: Annotated[int | None, typer.Option(help="Accelerators available; default: the fewest that fit.")] = None,
+    precision: Annotated[Precision, typer.Option(help="Weight and GEMM precision.")] = Precision.bf16,
+    input_tokens: Annotated[int, typer.Option(help="Prompt tokens per request.")] = 1000,
+    output_tokens: Annotated[int, typer.Option(help="Generated tokens per request.")] = 1000,
+    ttft_ms: Annotated[float | None, typer.Option(help="Limit on time to first token (ms).")] = None,
+    tpot_ms: Annotated[float | None, typer.Option(help="Limit on time per output token (ms).")] = None,
+    rate: Annotated[float | None, typer.Option(help="Requests/s to serve: answers accelerators needed.")] = None,
+    kv_precision: Annotated[Precision | None, typer.Option(help="KV-cache precision.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Fit, batch, latency, throughput, power and cost of serving a model."""
+    from pacer.sizing import size_inference
+
+    result = size_inference(
+        model, accelerator, count, precision.value, input_tokens, output_tokens,
+        ttft_ms=ttft_ms, tpot_ms=tpot_ms, rate_rps=rate,
+        kv_precision=kv_precision.value if kv_precision else None,
+    )
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        console.print(result)
+
+
+@size_app.command("training")
+def size_training_cmd(
+    model: Annotated[str, typer.Option(help="Model id (pacer catalog models).")],
+    tokens: Annotated[float, typer.Option(help="Training tokens, e.g. 15e12.")],
+    accelerator: Annotated[str, typer.Option(help="Accelerator id.")] = "h100-sxm",
+    gpus: Annotated[int | None, typer.Option(help="Accelerators in the run; default: sized to finish in --days.")] = None,
+    precision: Annotated[Precision, typer.Option(help="Training precision.")] = Precision.bf16,
+    days: Annotated[float | None, typer.Option(help="Target run length when --gpus is not given.")] = None,
+    sequence_tokens: Annotated[int | None, typer.Option(help="Sequence length for attention FLOPs.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """FLOPs, achieved TFLOP/s per GPU, GPU-hours, days, energy and cost of a training run."""
+    from pacer.sizing import size_training
+
+    result = size_training(model, tokens, accelerator, gpus, precision.value,
+                           sequence_tokens=sequence_tokens, days=days)
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        console.print(result)
+
+
+@size_app.command("search")
+def size_search_cmd(
+    model: Annotated[str, typer.Option(help="Model id (pacer catalog models).")],
+    input_tokens: Annotated[int, typer.Option(help="Prompt tokens per request.")] = 1000,
+    output_tokens: Annotated[int, typer.Option(help="Generated tokens per request.")] = 1000,
+    ttft_ms: Annotated[float | None, typer.Option(help="Limit on time to first token (ms).")] = None,
+    tpot_ms: Annotated[float | None, typer.Option(help="Limit on time per output token (ms).")] = None,
+    accelerator: Annotated[list[str] | None, typer.Option(help="Restrict to these accelerators (repeat).")] = None,
+    precision: Annotated[list[Precision] | None, typer.Option(help="Restrict to these precisions (repeat).")] = None,
+    plot: Annotated[str | None, typer.Option(help="Write the Pareto front as an HTML chart here.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Every accelerator x precision x parallelism x batch, and the cost-latency Pareto front."""
+    from pacer.sizing import size_search
+
+    result = size_search(model, input_tokens, output_tokens, accelerators=accelerator or None,
+                         precisions=[p.value for p in precision] if precision else None,
+                         ttft_ms=ttft_ms, tpot_ms=tpot_ms)
+    if plot:
+        from pacer.report.sizing import pareto_figure
+
+        from pathlib import Path
+
+        Path(plot).parent.mkdir(parents=True, exist_ok=True)
+        pareto_figure(result).write_html(plot, include_plotlyjs=True)
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        console.print(result)
+        if plot:
+            console.print(f"Pareto chart written to {plot}")
+
+
+@app.command("version")
+def version() -> None:
+    """Print pacer's version."""
+    from pacer import __version__
+
+    typer.echo(__version__)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning :class:`PacerError` into one line on stderr and exit 2.
+
+    Usage errors (an unknown option, a value of the wrong type) are reported by Typer, also with
+    exit status 2.
+    """
+    try:
+        app(args=argv)
+    except PacerError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,299 @@
+"""Sizing an inference service: memory fit, latency, throughput, accelerators, power and cost."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pacer._result import Result, plain
+from pacer.catalog import Efficiency, get_accelerator, get_model, load_efficiency, load_facilities
+from pacer.catalog.schema import Accelerator
+from pacer.errors import InputError
+from pacer.sizing.hardware import bytes_per_value, check_precision, default_kv_precision, hardware_of
+from pacer.sizing.roofline import ModelShape, inference_performance
+
+#: Batch sizes tried per layout (a geometric grid; each layout's own largest batch is added).
+BATCH_GRID = np.unique(np.round(np.geomspace(1, 8192, 60)))
+#: Largest pipeline depth considered when a model does not fit one scale-up domain.
+MAX_PIPELINE_STAGES = 16
+#: Largest tensor-parallel degree considered: beyond it per-rank GEMMs are too thin to pay off, even
+#: inside very large scale-up domains such as a TPU pod or an NVL72 rack.
+MAX_TENSOR_PARALLEL = 64
+
+
+def _powers_of_two(limit: int) -> list[int]:
+    return [2**i for i in range(int(math.log2(max(limit, 1))) + 1)]
+
+
+def layouts(accelerator: Accelerator, count: int | None) -> pd.DataFrame:
+    """Model-parallel layouts (tensor x pipeline) to try, with replicas on ``count`` accelerators.
+
+    Tensor parallelism stays inside one scale-up domain; pipeline stages span domains. Accelerators
+    left over after whole replicas sit idle, so more accelerators never allow fewer layouts.
+    With ``count=None`` every layout is listed with one replica.
+    """
+    tps = _powers_of_two(min(accelerator.scaleup_domain, MAX_TENSOR_PARALLEL))
+    pps = _powers_of_two(MAX_PIPELINE_STAGES)
+    grid = pd.DataFrame([(tp, pp) for tp in tps for pp in pps], columns=["tensor_parallel", "pipeline_parallel"])
+    group = grid.tensor_parallel * grid.pipeline_parallel
+    grid["replicas"] = 1 if count is None else count // group
+    return grid[grid.replicas >= 1].reset_index(drop=True)
+
+
+@dataclass(repr=False)
+class InferenceResult(Result):
+    """The answer of :func:`size_inference`: the best configuration and the grid behind it."""
+
+    title = "inference sizing"
+
+    model: str
+    accelerator: str
+    count: int
+    precision: str
+    kv_precision: str
+    input_tokens: int
+    output_tokens: int
+    fits: bool
+    tensor_parallel: int
+    pipeline_parallel: int
+    replicas: int
+    max_batch: int
+    batch: int
+    ttft_s: float
+    tpot_s: float
+    max_output_tokens_per_s: float
+    requests_per_s: float
+    weights_gb_per_gpu: float
+    kv_gb_per_request: float
+    power_kw: float
+    it_power_kw: float
+    usd_per_hour: float
+    usd_per_million_output_tokens: float
+    meets_latency: bool
+    rate_rps: float | None = None
+    accelerators_needed: int | None = None
+    configurations: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every scalar field as JSON-ready values (the CLI's ``--json`` contract)."""
+        out = {k: v for k, v in self.__dict__.items() if k != "configurations"}
+        out["output_tokens_per_s_per_gpu"] = self.max_output_tokens_per_s / max(self.count, 1)
+        return plain(out)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Every evaluated (layout, batch) configuration, one row each."""
+        return self.configurations.copy()
+
+    def summary_rows(self) -> list[tuple[str, Any]]:
+        rows: list[tuple[str, Any]] = [
+            ("model", self.model),
+            ("accelerator", f"{self.count} x {self.accelerator}"),
+            ("precision (weights / KV)", f"{self.precision} / {self.kv_precision}"),
+            ("tokens in / out", f"{self.input_tokens} / {self.output_tokens}"),
+            ("fits", self.fits),
+        ]
+        if self.fits:
+            rows += [
+                ("layout", f"TP{self.tensor_parallel} x PP{self.pipeline_parallel} x {self.replicas} replicas"),
+                ("max batch (all replicas)", self.max_batch),
+                ("batch used", self.batch),
+                ("TTFT (ms)", self.ttft_s * 1e3),
+                ("TPOT (ms)", self.tpot_s * 1e3),
+                ("output tokens/s", self.max_output_tokens_per_s),
+                ("requests/s", self.requests_per_s),
+                ("power (kW, servers)", self.power_kw),
+                ("IT power (kW, all in)", self.it_power_kw),
+                ("USD per million output tokens", self.usd_per_million_output_tokens),
+            ]
+        if self.rate_rps is not None:
+            rows += [("rate (requests/s)", self.rate_rps), ("accelerators needed", self.accelerators_needed)]
+        return rows
+
+
+def _positive_int(name: str, value: int | None) -> None:
+    if value is not None and (not isinstance(value, int | np.integer) or value < 1):
+        raise InputError(name, value, "must be a positive integer")
+
+
+def _positive(name: str, value: float | None) -> None:
+    if value is not None and not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+        raise InputError(name, value, "must be > 0")
+
+
+def evaluate_grid(
+    model_id: str,
+    accelerator: Accelerator,
+    grid: pd.DataFrame,
+    precision: str,
+    kv_precision: str,
+    input_tokens: int,
+    output_tokens: int,
+    efficiency: Efficiency,
+    batches: np.ndarray = BATCH_GRID,
+) -> pd.DataFrame:
+    """Evaluate layouts x batch sizes in one vectorised call; one row per feasible (layout, batch)."""
+    shape = ModelShape.of(get_model(model_id))
+    hw = hardware_of([accelerator], [precision], [kv_precision])
+    tp = grid.tensor_parallel.to_numpy(float)[:, None]
+    pp = grid.pipeline_parallel.to_numpy(float)[:, None]
+    kwargs = dict(
+        weight_bytes=bytes_per_value(precision), kv_bytes=bytes_per_value(kv_precision, "kv_precision"),
+        tp=tp, pp=pp, input_tokens=input_tokens, output_tokens=output_tokens, eff=efficiency.inference,
+    )
+    cap = inference_performance(shape, hw, batch=None, **kwargs)["max_batch"]
+    batch = np.concatenate([np.broadcast_to(batches, (len(grid), len(batches))), cap], axis=1)
+    perf = inference_performance(shape, hw, batch=batch, **kwargs)
+    n = batch.shape[1]
+    replicas = grid.replicas.to_numpy(float)[:, None]
+    frame = pd.DataFrame({
+        "tensor_parallel": np.repeat(grid.tensor_parallel.to_numpy(), n),
+        "pipeline_parallel": np.repeat(grid.pipeline_parallel.to_numpy(), n),
+        "replicas": np.repeat(grid.replicas.to_numpy(), n),
+        "max_batch_per_replica": np.broadcast_to(perf["max_batch"], batch.shape).ravel(),
+        "batch_per_replica": batch.ravel(),
+        "ttft_s": perf["ttft_s"].ravel(),
+        "tpot_s": perf["tpot_s"].ravel(),
+        "output_tokens_per_s": (perf["tokens_per_s"] * replicas).ravel(),
+        "replica_tokens_per_s": perf["tokens_per_s"].ravel(),
+        "weights_gb_per_gpu": np.broadcast_to(perf["weights_gb_per_gpu"], batch.shape).ravel(),
+        "kv_gb_per_request": np.broadcast_to(perf["kv_gb_per_request"], batch.shape).ravel(),
+    })
+    feasible = (frame.batch_per_replica >= 1) & (frame.batch_per_replica <= frame.max_batch_per_replica)
+    return frame[feasible].drop_duplicates(["tensor_parallel", "pipeline_parallel", "batch_per_replica"])
+
+
+def size_inference(
+    model: str,
+    accelerator: str,
+    count: int | None = None,
+    precision: str = "bf16",
+    input_tokens: int = 1000,
+    output_tokens: int = 1000,
+    *,
+    ttft_ms: float | None = None,
+    tpot_ms: float | None = None,
+    rate_rps: float | None = None,
+    kv_precision: str | None = None,
+    efficiency: Efficiency | None = None,
+) -> InferenceResult:
+    """Size an inference service of ``model`` on ``accelerator``.
+
+    Parameters
+    ----------
+    model, accelerator
+        Catalog ids (``pacer catalog models`` / ``pacer catalog accelerators``).
+    count
+        Accelerators available. ``None``: the fewest that fit one replica (or, with ``rate_rps``,
+        the fewest that serve the rate).
+    precision
+        Weight and GEMM precision (bf16, fp16, fp8, int8, fp4).
+    input_tokens, output_tokens
+        Prompt and generated tokens per request.
+    ttft_ms, tpot_ms
+        Latency limits (time to first token, time per output token); batches beyond them are dropped.
+    rate_rps
+        Requests per second the service must sustain; answers ``accelerators_needed``.
+    kv_precision
+        KV-cache precision; by default fp8 for 8- and 4-bit weights, else the weight precision.
+    efficiency
+        Efficiency factors; defaults to the calibrated ``catalog/efficiency.yaml``.
+
+    Returns
+    -------
+    InferenceResult
+        Fit, layout, max batch, TTFT/TPOT (s), output tokens/s over all accelerators, power (kW) and
+        USD per million output tokens at the best batch within the latency limits.
+    """
+    spec = get_accelerator(accelerator)
+    get_model(model)
+    check_precision(spec, precision)
+    kv_precision = kv_precision or default_kv_precision(precision)
+    bytes_per_value(kv_precision, "kv_precision")
+    _positive_int("count", count)
+    _positive_int("input_tokens", input_tokens)
+    _positive_int("output_tokens", output_tokens)
+    for name, value in (("ttft_ms", ttft_ms), ("tpot_ms", tpot_ms), ("rate_rps", rate_rps)):
+        _positive(name, value)
+    eff = efficiency or load_efficiency()
+
+    grid = layouts(spec, count)
+    frame = evaluate_grid(model, spec, grid, precision, kv_precision, input_tokens, output_tokens, eff)
+    within = np.ones(len(frame), dtype=bool)
+    if ttft_ms is not None:
+        within &= frame.ttft_s.to_numpy() * 1e3 <= ttft_ms
+    if tpot_ms is not None:
+        within &= frame.tpot_s.to_numpy() * 1e3 <= tpot_ms
+    frame = frame.assign(
+        within_latency=within,
+        accelerators=frame.tensor_parallel * frame.pipeline_parallel * frame.replicas,
+    )
+
+    needed: int | None = None
+    if rate_rps is not None:
+        per_replica_rps = frame.replica_tokens_per_s / output_tokens
+        group = frame.tensor_parallel * frame.pipeline_parallel
+        frame["accelerators_for_rate"] = np.where(
+            within & (per_replica_rps > 0),
+            np.ceil(rate_rps / per_replica_rps.where(per_replica_rps > 0, np.nan)) * group,
+            np.inf,
+        )
+        if count is None:
+            ok = frame[np.isfinite(frame.accelerators_for_rate)]
+            if len(ok):
+                best_for_rate = ok.sort_values(["accelerators_for_rate", "ttft_s"]).iloc[0]
+                needed = int(best_for_rate.accelerators_for_rate)
+                group_size = int(best_for_rate.tensor_parallel * best_for_rate.pipeline_parallel)
+                count = needed
+                frame = frame[(frame.tensor_parallel * frame.pipeline_parallel == group_size)].copy()
+                frame["replicas"] = count // group_size
+                frame["output_tokens_per_s"] = frame.replica_tokens_per_s * frame.replicas
+                frame["accelerators"] = count
+    if count is None:
+        fitting = frame[frame.within_latency]
+        group = (fitting.tensor_parallel * fitting.pipeline_parallel) if len(fitting) else None
+        count = int(group.min()) if group is not None else int(grid.tensor_parallel.max())
+        frame = frame[(frame.tensor_parallel * frame.pipeline_parallel) == count].copy()
+
+    used = frame[frame.accelerators <= count]
+    ok = used[used.within_latency]
+    total_max_batch = int((used.max_batch_per_replica * used.replicas).max()) if len(used) else 0
+    fac = load_facilities()
+    power_kw = count * spec.server_power_per_accelerator_w / 1e3
+    it_power_kw = power_kw * (1.0 + fac.network_storage_overhead.value)
+    usd_per_hour = count * spec.rental_usd_per_hour
+
+    if len(ok):
+        best = ok.sort_values(["output_tokens_per_s", "ttft_s"], ascending=[False, True]).iloc[0]
+    elif len(used):
+        best = used.sort_values("output_tokens_per_s", ascending=False).iloc[0]
+    else:
+        best = None
+    if rate_rps is not None and needed is None and len(frame) and "accelerators_for_rate" in frame:
+        finite = frame.accelerators_for_rate[np.isfinite(frame.accelerators_for_rate)]
+        needed = int(finite.min()) if len(finite) else None
+
+    tokens_per_s = float(best.output_tokens_per_s) if best is not None and len(ok) else 0.0
+    return InferenceResult(
+        model=model, accelerator=accelerator, count=int(count), precision=precision,
+        kv_precision=kv_precision, input_tokens=input_tokens, output_tokens=output_tokens,
+        fits=total_max_batch >= 1,
+        tensor_parallel=int(best.tensor_parallel) if best is not None else 0,
+        pipeline_parallel=int(best.pipeline_parallel) if best is not None else 0,
+        replicas=int(best.replicas) if best is not None else 0,
+        max_batch=total_max_batch,
+        batch=int(best.batch_per_replica * best.replicas) if best is not None else 0,
+        ttft_s=float(best.ttft_s) if best is not None else math.inf,
+        tpot_s=float(best.tpot_s) if best is not None else math.inf,
+        max_output_tokens_per_s=tokens_per_s,
+        requests_per_s=tokens_per_s / output_tokens,
+        weights_gb_per_gpu=float(best.weights_gb_per_gpu) if best is not None else math.nan,
+        kv_gb_per_request=float(best.kv_gb_per_request) if best is not None else math.nan,
+        power_kw=power_kw, it_power_kw=it_power_kw, usd_per_hour=usd_per_hour,
+        usd_per_million_output_tokens=usd_per_hour / (tokens_per_s * 3600) * 1e6 if tokens_per_s else math.inf,
+        meets_latency=bool(len(ok)), rate_rps=rate_rps, accelerators_needed=needed,
+        configurations=frame.reset_index(drop=True),
+    )

@@ -1,0 +1,139 @@
+"""Sizing a training run: FLOPs, achieved TFLOP/s per accelerator, GPU-hours, days, energy and cost."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pacer._result import Result, plain
+from pacer.catalog import Efficiency, get_accelerator, get_model, load_efficiency, load_facilities
+from pacer.errors import InputError
+from pacer.sizing.hardware import check_precision
+from pacer.sizing.roofline import ModelShape, training_flops, training_mfu
+
+SECONDS_PER_HOUR = 3600.0
+
+
+@dataclass(repr=False)
+class TrainingResult(Result):
+    """The answer of :func:`size_training`."""
+
+    title = "training sizing"
+
+    model: str
+    accelerator: str
+    precision: str
+    tokens: float
+    sequence_tokens: int
+    gpus: int
+    gpus_given: bool
+    train_flops: float
+    mfu: float
+    tflops_per_gpu: float
+    gpu_hours: float
+    days: float
+    power_mw: float
+    energy_mwh: float
+    cost_usd: float
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        if not self.gpus_given:
+            out["days"] = None  # the run length was assumed, not derived
+        return plain(out)
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([self.to_dict()])
+
+    def summary_rows(self) -> list[tuple[str, Any]]:
+        return [
+            ("model", self.model),
+            ("accelerator", f"{self.gpus:,} x {self.accelerator}" + ("" if self.gpus_given else " (sized)")),
+            ("precision", self.precision),
+            ("tokens", self.tokens),
+            ("training FLOPs", self.train_flops),
+            ("MFU", self.mfu),
+            ("achieved TFLOP/s per GPU", self.tflops_per_gpu),
+            ("GPU-hours", self.gpu_hours),
+            ("days", self.days),
+            ("IT power (MW, all in)", self.power_mw),
+            ("energy (MWh, IT)", self.energy_mwh),
+            ("cost (USD at rental price)", self.cost_usd),
+        ]
+
+
+def size_training(
+    model: str,
+    tokens: float,
+    accelerator: str = "h100-sxm",
+    gpus: int | None = None,
+    precision: str = "bf16",
+    *,
+    sequence_tokens: int | None = None,
+    days: float | None = None,
+    efficiency: Efficiency | None = None,
+) -> TrainingResult:
+    """Size a training run of ``model`` over ``tokens`` on ``accelerator``.
+
+    Parameters
+    ----------
+    tokens
+        Training tokens.
+    gpus
+        Accelerators in the run; ``None`` sizes the cluster to finish in ``days`` (default from
+        ``efficiency.yaml``: ``training.default_days``).
+    sequence_tokens
+        Sequence length for attention FLOPs; default ``min(max_context, training.max_sequence_tokens)``.
+
+    Returns
+    -------
+    TrainingResult
+        ``train_flops``, ``tflops_per_gpu`` (achieved model TFLOP/s per accelerator while stepping),
+        ``gpu_hours`` (wall-clock, including the goodput loss), ``days``, ``energy_mwh`` (all-in IT
+        energy) and ``cost_usd`` (at the catalog rental price).
+    """
+    spec = get_accelerator(accelerator)
+    arch = get_model(model)
+    check_precision(spec, precision)
+    if not (isinstance(tokens, int | float) and math.isfinite(tokens) and tokens > 0):
+        raise InputError("tokens", tokens, "must be > 0")
+    if gpus is not None and (not isinstance(gpus, int | np.integer) or gpus < 1):
+        raise InputError("gpus", gpus, "must be a positive integer")
+    if days is not None and not days > 0:
+        raise InputError("days", days, "must be > 0")
+    if sequence_tokens is not None and sequence_tokens < 1:
+        raise InputError("sequence_tokens", sequence_tokens, "must be a positive integer")
+    eff = (efficiency or load_efficiency()).training
+    seq = sequence_tokens or int(min(arch.max_context, eff.max_sequence_tokens.value))
+    shape = ModelShape.of(arch)
+    flops = float(training_flops(shape, tokens, seq))
+    peak = spec.peak_tflops(precision) * 1e12
+    flop_per_byte = peak / (spec.hbm_tbps * 1e12)
+
+    def mfu_at(n: float) -> float:
+        return float(training_mfu(arch.hidden_size, flop_per_byte, n, eff))
+
+    gpus_given = gpus is not None
+    if gpus is None:
+        target_s = (days or eff.default_days.value) * 86400.0
+        # Cluster size and utilisation depend on each other; a few fixed-point steps converge.
+        n = 1.0
+        for _ in range(8):
+            n = flops / (peak * mfu_at(n) * eff.goodput.value * target_s)
+        gpus = max(1, math.ceil(n))
+    mfu = mfu_at(gpus)
+    achieved = peak * mfu
+    gpu_hours = flops / achieved / eff.goodput.value / SECONDS_PER_HOUR
+    fac = load_facilities()
+    gpu_it_w = spec.server_power_per_accelerator_w * (1.0 + fac.network_storage_overhead.value)
+    return TrainingResult(
+        model=model, accelerator=accelerator, precision=precision, tokens=float(tokens),
+        sequence_tokens=seq, gpus=int(gpus), gpus_given=gpus_given, train_flops=flops, mfu=mfu,
+        tflops_per_gpu=achieved / 1e12, gpu_hours=gpu_hours, days=gpu_hours / gpus / 24.0,
+        power_mw=gpus * gpu_it_w / 1e6, energy_mwh=gpu_hours * gpu_it_w / 1e6,
+        cost_usd=gpu_hours * spec.rental_usd_per_hour,
+    )
