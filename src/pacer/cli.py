@@ -30,7 +30,16 @@ catalog_app = typer.Typer(help="List the facts pacer ships (accelerators, models
 app.add_typer(size_app, name="size")
 app.add_typer(catalog_app, name="catalog")
 
-console = Console()
+
+
+class _Console:
+    """Rich console bound to the current stdout (tests swap it), wide enough for tables in pipes."""
+
+    def print(self, *objects: Any) -> None:
+        Console(width=None if sys.stdout.isatty() else 140).print(*objects)
+
+
+console = _Console()
 
 
 class Precision(str, Enum):
@@ -60,7 +69,7 @@ def catalog_accelerators(as_json: JsonFlag = False) -> None:
     table = Table(title="accelerators (dense peak TFLOP/s)")
     for col in ("id", "bf16", "fp8", "fp4", "int8", "HBM GB", "HBM TB/s", "TDP W", "scale-up",
                 "GB/s/dir", "server kW", "$/h", "price $"):
-        table.add_column(col, justify="left" if col == "id" else "right")
+        table.add_column(col, justify="left" if col == "id" else "right", no_wrap=col == "id")
     for a in accelerators:
         table.add_row(
             a.id, *(fmt(a.peak_tflops(p)) if a.peak_tflops(p) else "-" for p in ("bf16", "fp8", "fp4", "int8")),
@@ -82,7 +91,7 @@ def catalog_models(as_json: JsonFlag = False) -> None:
     table = Table(title="models")
     for col in ("id", "params B", "active B", "layers", "hidden", "heads", "kv heads", "attention",
                 "experts", "context"):
-        table.add_column(col, justify="left" if col == "id" else "right")
+        table.add_column(col, justify="left" if col == "id" else "right", no_wrap=col == "id")
     for m in models:
         experts = f"{m.experts_per_token}/{m.experts}" if m.is_moe else "-"
         table.add_row(m.id, fmt(m.total_params_b), fmt(m.active_params_b), fmt(m.layers),

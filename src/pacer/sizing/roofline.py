@@ -69,9 +69,8 @@ class ModelShape:
             global_layers = model.layers
         routed = 0.0
         if model.is_moe:
-            moe_layers = model.layers - model.dense_layers
-            routed = 3.0 * model.hidden_size * model.expert_ffn_size * model.experts * moe_layers
-            routed = min(routed, model.total_params - model.active_params)
+            # total = non_routed + routed and active = non_routed + routed * k / E.
+            routed = (model.total_params - model.active_params) / (1.0 - model.experts_per_token / model.experts)
         return cls(
             layers=model.layers,
             hidden_size=model.hidden_size,

@@ -1,0 +1,5 @@
+"""``python -m pacer`` runs the CLI."""
+
+from pacer.cli import main
+
+main()

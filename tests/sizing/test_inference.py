@@ -1,0 +1,79 @@
+import math
+
+import pytest
+
+from pacer import size_inference
+from pacer.errors import PacerError
+
+
+def test_llama_8b_on_one_h100():
+    r = size_inference("llama-3.1-8b", "h100-sxm", 1, "fp8", 1000, 1000)
+    assert r.fits and r.tensor_parallel == 1 and r.replicas == 1
+    assert 100 < r.max_batch <= 2048
+    assert 0 < r.ttft_s < 1 and 0.005 < r.tpot_s < 0.2
+    assert r.power_kw == pytest.approx(10.2 / 8)
+    assert r.usd_per_million_output_tokens == pytest.approx(
+        r.usd_per_hour / (r.max_output_tokens_per_s * 3600) * 1e6)
+    frame = r.to_frame()
+    assert {"tensor_parallel", "batch_per_replica", "tpot_s"} <= set(frame.columns)
+
+
+def test_command_a_fits_two_h100_at_fp8_not_bf16():
+    context = 262144 - 1
+    assert size_inference("command-a", "h100-sxm", 2, "fp8", context, 1).fits
+    assert not size_inference("command-a", "h100-sxm", 2, "bf16", context, 1).fits
+
+
+def test_does_not_fit_reports_no_throughput():
+    r = size_inference("llama-3.1-405b", "h100-sxm", 1, "bf16", 1000, 1000)
+    assert not r.fits and r.max_output_tokens_per_s == 0 and math.isinf(r.usd_per_million_output_tokens)
+
+
+def test_latency_limits_trade_throughput():
+    free = size_inference("llama-3.1-70b", "h100-sxm", 4, "fp8", 1000, 1000)
+    tight = size_inference("llama-3.1-70b", "h100-sxm", 4, "fp8", 1000, 1000, tpot_ms=20)
+    assert tight.tpot_s <= 0.020
+    assert tight.max_output_tokens_per_s <= free.max_output_tokens_per_s
+    impossible = size_inference("llama-3.1-70b", "h100-sxm", 4, "fp8", 1000, 1000, tpot_ms=0.01)
+    assert not impossible.meets_latency and impossible.max_output_tokens_per_s == 0
+
+
+def test_rate_answers_accelerators_needed():
+    r = size_inference("llama-3.1-70b", "h100-sxm", None, "fp8", 1000, 1000, rate_rps=20, tpot_ms=50)
+    assert r.accelerators_needed == r.count >= 2
+    assert r.requests_per_s >= 20
+
+
+def test_default_count_is_smallest_fit():
+    assert size_inference("llama-3.1-8b", "h100-sxm", precision="fp8").count == 1
+    assert size_inference("llama-3.1-405b", "h100-sxm", precision="fp8").count == 8
+
+
+def test_pipeline_beyond_one_node():
+    r = size_inference("llama-3.1-405b", "h100-sxm", 16, "bf16", 1000, 1000)
+    assert r.fits and r.pipeline_parallel >= 2
+
+
+def test_moe_decodes_faster_than_dense_of_same_size():
+    moe = size_inference("mixtral-8x7b", "h100-sxm", 1, "fp8", 1000, 1000, tpot_ms=30)
+    dense = size_inference("llama-3.1-70b", "h100-sxm", 1, "fp8", 1000, 1000, tpot_ms=30)
+    assert moe.max_output_tokens_per_s > dense.max_output_tokens_per_s
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"model": "gpt-5"}, "model"),
+        ({"accelerator": "h1000"}, "accelerator"),
+        ({"count": 0}, "count"),
+        ({"precision": "fp2"}, "precision"),
+        ({"input_tokens": -1}, "input_tokens"),
+        ({"tpot_ms": -5.0}, "tpot_ms"),
+        ({"rate_rps": 0.0}, "rate_rps"),
+        ({"accelerator": "a100-80gb", "precision": "fp8"}, "precision"),
+    ],
+)
+def test_bad_input_names_field(kwargs, field):
+    args = {"model": "llama-3.1-8b", "accelerator": "h100-sxm", "precision": "bf16"} | kwargs
+    with pytest.raises(PacerError, match=rf"^{field}: "):
+        size_inference(**args)

@@ -1,0 +1,38 @@
+import pytest
+
+from pacer import size_training
+from pacer.errors import PacerError
+
+
+def test_405b_run_in_reported_range():
+    r = size_training("llama-3.1-405b", 15.6e12, "h100-sxm", 16384)
+    assert r.train_flops == pytest.approx(3.8e25, rel=0.06)
+    assert 300 < r.tflops_per_gpu < 500
+    assert r.days == pytest.approx(r.gpu_hours / 16384 / 24)
+    assert r.energy_mwh == pytest.approx(r.gpu_hours * 1.453e-3, rel=0.01)
+    assert r.cost_usd == pytest.approx(r.gpu_hours * 2.5, rel=0.5)
+
+
+def test_sized_cluster_meets_days():
+    r = size_training("llama-3.1-70b", 15e12, "h100-sxm", days=60)
+    assert not r.gpus_given and r.days <= 60.5
+    assert r.to_dict()["days"] is None
+
+
+def test_faster_accelerator_fewer_hours():
+    h100 = size_training("llama-3.1-70b", 15e12, "h100-sxm", 4096)
+    a100 = size_training("llama-3.1-70b", 15e12, "a100-80gb", 4096)
+    assert h100.gpu_hours < a100.gpu_hours
+
+
+def test_moe_trains_on_active_parameters():
+    moe = size_training("deepseek-v3", 14.8e12, "h800", 2048, "fp8")
+    assert moe.train_flops < 6 * 60e9 * 14.8e12
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [({"tokens": -1}, "tokens"), ({"gpus": 0}, "gpus"),
+                                               ({"model": "llama-9"}, "model"), ({"days": -2}, "days")])
+def test_bad_input(kwargs, field):
+    args = {"model": "llama-3.1-8b", "tokens": 1e12} | kwargs
+    with pytest.raises(PacerError, match=rf"^{field}: "):
+        size_training(**args)

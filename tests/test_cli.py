@@ -1,0 +1,77 @@
+"""End-to-end tests of the ``pacer`` command line and its JSON contract."""
+
+import subprocess
+import sys
+
+import pytest
+
+INFERENCE_KEYS = {"fits", "max_batch", "max_output_tokens_per_s", "ttft_s", "tpot_s", "power_kw",
+                  "usd_per_million_output_tokens"}
+TRAINING_KEYS = {"train_flops", "tflops_per_gpu", "gpu_hours", "days", "energy_mwh", "cost_usd"}
+
+
+def test_size_inference_json_contract(pacer_cli):
+    run = pacer_cli("size", "inference", "--model", "llama-3.1-8b", "--accelerator", "h100-sxm", "--count", "1",
+                    "--precision", "fp8", "--input-tokens", "128", "--output-tokens", "128", "--json")
+    assert run.code == 0, run.err
+    data = run.json()
+    assert INFERENCE_KEYS <= set(data)
+    assert data["fits"] is True and data["max_output_tokens_per_s"] > 1000
+
+
+def test_size_training_json_contract(pacer_cli):
+    run = pacer_cli("size", "training", "--model", "llama-3.1-70b", "--tokens", "15e12", "--gpus", "4096", "--json")
+    assert run.code == 0, run.err
+    data = run.json()
+    assert TRAINING_KEYS <= set(data) and data["days"] > 0
+    no_gpus = pacer_cli("size", "training", "--model", "llama-3.1-70b", "--tokens", "15e12", "--json").json()
+    assert TRAINING_KEYS - {"days"} <= set(no_gpus)
+
+
+def test_tables_without_json(pacer_cli):
+    run = pacer_cli("size", "inference", "--model", "llama-3.1-70b", "--accelerator", "h100-sxm",
+                    "--precision", "fp8", "--rate", "10", "--tpot-ms", "50")
+    assert run.code == 0 and "accelerators needed" in run.out
+    assert "TFLOP/s" in pacer_cli("size", "training", "--model", "llama-3.1-8b", "--tokens", "1e12").out
+    assert "h100-sxm" in pacer_cli("catalog", "accelerators").out
+    assert "deepseek-v3" in pacer_cli("catalog", "models").out
+
+
+def test_search_writes_plot(pacer_cli, tmp_path):
+    plot = tmp_path / "sub" / "front.html"
+    run = pacer_cli("size", "search", "--model", "llama-3.1-8b", "--accelerator", "h100-sxm", "--accelerator", "h200",
+                    "--tpot-ms", "40", "--plot", str(plot), "--json")
+    assert run.code == 0, run.err
+    assert run.json()["front"] and plot.read_text().count("plotly") > 2
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["--model", "llama-3.1-8c"], "model: unknown model 'llama-3.1-8c'; did you mean llama-3.1-8b"),
+        (["--accelerator", "h100"], "accelerator: unknown accelerator 'h100'"),
+        (["--count", "0"], "count: must be a positive integer, got 0"),
+        (["--accelerator", "a100-80gb", "--precision", "fp8"], "precision: a100-80gb has no fp8 support"),
+        (["--tpot-ms", "-1"], "tpot_ms: must be > 0, got -1.0"),
+    ],
+)
+def test_bad_values_one_line_exit_2(pacer_cli, args, field):
+    base = {"--model": "llama-3.1-8b", "--accelerator": "h100-sxm"}
+    pairs = dict(zip(args[::2], args[1::2], strict=True))
+    argv = [x for k, v in (base | pairs).items() for x in (k, v)]
+    run = pacer_cli("size", "inference", *argv)
+    assert run.code == 2
+    assert run.out == ""
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1 and field in lines[0]
+
+
+def test_usage_errors_exit_2(pacer_cli):
+    assert pacer_cli("size", "inference", "--model", "llama-3.1-8b", "--accelerator", "h100-sxm",
+                     "--precision", "fp9").code == 2
+    assert pacer_cli("size", "training", "--model", "x").code == 2  # missing --tokens
+
+
+def test_installed_entry_point():
+    out = subprocess.run([sys.executable, "-m", "pacer", "version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip()
