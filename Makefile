@@ -30,7 +30,7 @@ test: install
 	$(PY) -m pytest -q
 
 bench: install
-	$(PY) benchmarks/run_all.py
+	@$(PY) benchmarks/run_all.py
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -77,9 +77,7 @@ def estimate(row: dict[str, Any]) -> float:
     if args is None:
         return predict(row)
     data = run_cli(args)
-    metric = {"max_output_tokens_per_s": "max_output_tokens_per_s"}.get(row["metric"], row["metric"])
-    value = data[metric]
-    return float(value) if not isinstance(value, bool) else float(value)
+    return float(data[row["metric"]])
 
 
 def error_of(row: dict[str, Any], value: float) -> float:

@@ -15,7 +15,7 @@ def test_size_inference_json_contract(pacer_cli):
                     "--precision", "fp8", "--input-tokens", "128", "--output-tokens", "128", "--json")
     assert run.code == 0, run.err
     data = run.json()
-    assert INFERENCE_KEYS <= set(data)
+    assert set(data) >= INFERENCE_KEYS
     assert data["fits"] is True and data["max_output_tokens_per_s"] > 1000
 
 
@@ -23,7 +23,7 @@ def test_size_training_json_contract(pacer_cli):
     run = pacer_cli("size", "training", "--model", "llama-3.1-70b", "--tokens", "15e12", "--gpus", "4096", "--json")
     assert run.code == 0, run.err
     data = run.json()
-    assert TRAINING_KEYS <= set(data) and data["days"] > 0
+    assert set(data) >= TRAINING_KEYS and data["days"] > 0
     no_gpus = pacer_cli("size", "training", "--model", "llama-3.1-70b", "--tokens", "15e12", "--json").json()
     assert TRAINING_KEYS - {"days"} <= set(no_gpus)
 

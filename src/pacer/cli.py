@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -42,7 +42,7 @@ class _Console:
 console = _Console()
 
 
-class Precision(str, Enum):
+class Precision(StrEnum):
     bf16 = "bf16"
     fp16 = "fp16"
     fp8 = "fp8"
@@ -133,7 +133,7 @@ def size_training_cmd(
     model: Annotated[str, typer.Option(help="Model id (pacer catalog models).")],
     tokens: Annotated[float, typer.Option(help="Training tokens, e.g. 15e12.")],
     accelerator: Annotated[str, typer.Option(help="Accelerator id.")] = "h100-sxm",
-    gpus: Annotated[int | None, typer.Option(help="Accelerators in the run; default: sized to finish in --days.")] = None,
+    gpus: Annotated[int | None, typer.Option(help="Accelerators in the run; default: sized for --days.")] = None,
     precision: Annotated[Precision, typer.Option(help="Training precision.")] = Precision.bf16,
     days: Annotated[float | None, typer.Option(help="Target run length when --gpus is not given.")] = None,
     sequence_tokens: Annotated[int | None, typer.Option(help="Sequence length for attention FLOPs.")] = None,
@@ -169,9 +169,9 @@ def size_search_cmd(
                          precisions=[p.value for p in precision] if precision else None,
                          ttft_ms=ttft_ms, tpot_ms=tpot_ms)
     if plot:
-        from pacer.report.sizing import pareto_figure
-
         from pathlib import Path
+
+        from pacer.report.sizing import pareto_figure
 
         Path(plot).parent.mkdir(parents=True, exist_ok=True)
         pareto_figure(result).write_html(plot, include_plotlyjs=True)

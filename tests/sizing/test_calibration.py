@@ -25,7 +25,7 @@ def test_fit_recovers_known_factor_from_synthetic_targets():
     targets = load_targets()
     rows = targets[(targets.kind == "inference") & (targets.metric == "max_output_tokens_per_s")].copy()
     rows["value"] = [predict(r, truth) for r in rows.to_dict("records")]
-    fitted, report = fit("inference", rows)
+    _, report = fit("inference", rows)
     assert report.relative_error.abs().max() < 0.05
 
 

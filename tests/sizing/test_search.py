@@ -44,7 +44,7 @@ def test_search_front_respects_limits_and_spans_accelerators():
 
 
 def test_search_bad_input():
-    with pytest.raises(PacerError, match="^accelerators: "):
+    with pytest.raises(PacerError, match=r"^accelerators: "):
         size_search("llama-3.1-8b", accelerators=["h100-sx"])
-    with pytest.raises(PacerError, match="^precisions: "):
+    with pytest.raises(PacerError, match=r"^precisions: "):
         size_search("llama-3.1-8b", precisions=["fp3"])

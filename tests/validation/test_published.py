@@ -11,8 +11,8 @@ from __future__ import annotations
 import statistics
 
 import pytest
-
 from benchmarks.validation import error_of, estimate
+
 from pacer.sizing.calibration import load_targets
 from tests.conftest import validation_csv
 

@@ -103,10 +103,10 @@ class Accelerator(_Sourced):
     def peak_tflops(self, precision: str) -> float:
         """Dense peak TFLOP/s at ``precision``; fp16 and bf16 stand in for each other."""
         if precision in self.tflops:
-            return self.tflops[precision]  # type: ignore[index]
+            return self.tflops[precision]
         twin = {"bf16": "fp16", "fp16": "bf16"}.get(precision)
         if twin and twin in self.tflops:
-            return self.tflops[twin]  # type: ignore[index]
+            return self.tflops[twin]
         return 0.0
 
 

@@ -70,7 +70,7 @@ def _opt(value: Any) -> Any:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) or value == "" else value
 
 
-def predict(row: Mapping[str, Any], efficiency: Efficiency | None = None) -> float:
+def predict(row: Mapping[Any, Any], efficiency: Efficiency | None = None) -> float:
     """pacer's estimate of the metric in one row of a published-figures table."""
     kind, metric = row["kind"], row["metric"]
     accelerator = _opt(row.get("accelerator"))
@@ -85,10 +85,10 @@ def predict(row: Mapping[str, Any], efficiency: Efficiency | None = None) -> flo
             overhead = load_facilities().network_storage_overhead.value
             return spec.server_power_per_accelerator_w * (1.0 + overhead)
     if kind == "training":
-        result = size_training(row["model"], float(row["train_tokens"]), accelerator or "h100-sxm",
-                               count, precision, efficiency=efficiency)
+        trained = size_training(row["model"], float(row["train_tokens"]), accelerator or "h100-sxm",
+                                count, precision, efficiency=efficiency)
         if metric in ("gpu_hours", "tflops_per_gpu", "train_flops"):
-            return float(getattr(result, metric))
+            return float(getattr(trained, metric))
     if kind == "inference":
         model = get_model(row["model"])
         inp = _opt(row.get("input_tokens"))
@@ -105,7 +105,7 @@ def predict(row: Mapping[str, Any], efficiency: Efficiency | None = None) -> flo
     raise InputError("metric", metric, f"is not a metric pacer estimates for kind {kind!r}")
 
 
-def _section_of(row: Mapping[str, Any]) -> str | None:
+def _section_of(row: Mapping[Any, Any]) -> str | None:
     if row["kind"] == "inference" and row["metric"] == "max_output_tokens_per_s":
         return "inference"
     if row["kind"] == "training" and row["metric"] in ("gpu_hours", "tflops_per_gpu"):
@@ -156,7 +156,8 @@ def write_efficiency(efficiency: Efficiency, path: Path = CATALOG_DIR / "efficie
             pattern = re.compile(rf"(\n  {name}:\n    value: )([^\n]+)")
             if not pattern.search(text):
                 raise InputError("efficiency.yaml", name, "factor not found")
-            text = pattern.sub(lambda m, v=factor.value: f"{m.group(1)}{float(f'{v:.3g}')!r}", text)
+            rounded = float(f"{factor.value:.3g}")
+            text = pattern.sub(lambda m: f"{m.group(1)}{rounded!r}", text)  # noqa: B023
     path.write_text(text)
 
 
@@ -165,8 +166,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--write", action="store_true", help="store the fitted values in efficiency.yaml")
     args = parser.parse_args(argv)
     eff = load_efficiency()
-    for section in ("inference", "training"):
-        eff, report = fit(section, efficiency=eff)  # type: ignore[arg-type]
+    sections: tuple[Literal["inference", "training"], ...] = ("inference", "training")
+    for section in sections:
+        eff, report = fit(section, efficiency=eff)
         print(f"[{section}]")
         for name, factor in getattr(eff, section):
             if factor.fitted:

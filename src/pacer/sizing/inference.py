@@ -140,7 +140,7 @@ def evaluate_grid(
     hw = hardware_of([accelerator], [precision], [kv_precision])
     tp = grid.tensor_parallel.to_numpy(float)[:, None]
     pp = grid.pipeline_parallel.to_numpy(float)[:, None]
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         weight_bytes=bytes_per_value(precision), kv_bytes=bytes_per_value(kv_precision, "kv_precision"),
         tp=tp, pp=pp, input_tokens=input_tokens, output_tokens=output_tokens, eff=efficiency.inference,
     )
@@ -254,8 +254,8 @@ def size_inference(
                 frame["accelerators"] = count
     if count is None:
         fitting = frame[frame.within_latency]
-        group = (fitting.tensor_parallel * fitting.pipeline_parallel) if len(fitting) else None
-        count = int(group.min()) if group is not None else int(grid.tensor_parallel.max())
+        groups = fitting.tensor_parallel * fitting.pipeline_parallel
+        count = int(groups.min()) if len(fitting) else int(grid.tensor_parallel.max())
         frame = frame[(frame.tensor_parallel * frame.pipeline_parallel) == count].copy()
 
     used = frame[frame.accelerators <= count]

@@ -65,10 +65,11 @@ class SearchResult(Result):
                                        ("on the Pareto front", int(self.configurations.on_front.sum()))]
         front = self.front
         picks = np.unique(np.linspace(0, len(front) - 1, min(len(front), 12)).round().astype(int))
-        for r in front.iloc[picks].itertuples() if len(front) else ():
-            rows.append((f"{r.accelerator} {r.precision} TP{r.tensor_parallel}xPP{r.pipeline_parallel} "
-                         f"batch {int(r.batch)}",
-                         f"{r.tpot_s * 1e3:.1f} ms/token, ${r.usd_per_million_output_tokens:.3g}/Mtok"))
+        records: list[dict[Any, Any]] = front.iloc[picks].to_dict("records") if len(front) else []
+        for r in records:
+            rows.append((f"{r['accelerator']} {r['precision']} TP{r['tensor_parallel']}xPP{r['pipeline_parallel']} "
+                         f"batch {int(r['batch'])}",
+                         f"{r['tpot_s'] * 1e3:.1f} ms/token, ${r['usd_per_million_output_tokens']:.3g}/Mtok"))
         return rows
 
 
@@ -120,7 +121,7 @@ def size_search(
     hw = hardware_of(row_specs, list(table.precision), kv)
     col = lambda a: np.asarray(a, dtype=float)[:, None]  # noqa: E731
     hw = type(hw)(**{k: col(v) for k, v in hw.__dict__.items()})
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         weight_bytes=col([bytes_per_value(p) for p in table.precision]),
         kv_bytes=col([bytes_per_value(p) for p in kv]),
         tp=col(table.tensor_parallel), pp=col(table.pipeline_parallel),

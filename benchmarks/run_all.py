@@ -1,0 +1,18 @@
+"""Run every benchmark and print one JSON object keyed by benchmark name."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import search_speed, validation
+
+if __name__ == "__main__":
+    results = {}
+    for module in (validation, search_speed):
+        data = module.main_bench()
+        results[data.pop("benchmark")] = data
+    print(json.dumps(results, indent=2))
