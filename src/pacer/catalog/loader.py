@@ -40,6 +40,16 @@ class InferenceEfficiency(BaseModel):
     activation_reserve_fraction: Factor
     max_batch_per_replica: Factor
     pipeline_p2p_latency_s: Factor
+    fp4_gemm_efficiency: Factor
+    moe_efficiency: Factor
+    software_efficiency_amd: Factor
+    software_efficiency_intel: Factor
+    software_efficiency_google: Factor
+
+    def software_efficiency(self, vendor: str) -> float:
+        """Serving-stack maturity of ``vendor`` relative to NVIDIA's (1.0)."""
+        factor = getattr(self, f"software_efficiency_{vendor}", None)
+        return 1.0 if factor is None else float(factor.value)
 
 
 class TrainingEfficiency(BaseModel):

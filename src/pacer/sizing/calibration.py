@@ -51,6 +51,9 @@ PRIORS: dict[str, dict[str, Prior]] = {
         "decode_mbu": Prior(0.8, 0.2, 0.3, 0.98),
         "scaleup_link_efficiency": Prior(0.7, 0.3, 0.2, 0.98),
         "collective_latency_s": Prior(1e-5, 0.7, 1e-6, 1e-4),
+        "fp4_gemm_efficiency": Prior(0.7, 0.3, 0.2, 1.0),
+        "moe_efficiency": Prior(0.7, 0.3, 0.2, 1.0),
+        "software_efficiency_amd": Prior(0.6, 0.5, 0.1, 1.0),
     },
     "training": {
         "mfu_max": Prior(0.55, 0.3, 0.2, 0.8),

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from pacer.catalog.loader import InferenceEfficiency
 from pacer.catalog.schema import BYTES_PER_VALUE, Accelerator
 from pacer.errors import InputError
 from pacer.sizing.roofline import Hardware
@@ -15,14 +16,25 @@ PRECISIONS = ("bf16", "fp16", "fp8", "int8", "fp4")
 
 
 def hardware_of(
-    accelerators: Sequence[Accelerator], precisions: Sequence[str], kv_precisions: Sequence[str]
+    accelerators: Sequence[Accelerator],
+    precisions: Sequence[str],
+    kv_precisions: Sequence[str],
+    eff: InferenceEfficiency,
 ) -> Hardware:
-    """Arrays of per-accelerator figures, one element per (accelerator, precision) pair."""
-    peak = np.array([a.peak_tflops(p) * 1e12 for a, p in zip(accelerators, precisions, strict=True)])
+    """Arrays of per-accelerator figures, one element per (accelerator, precision) pair.
+
+    The peak of 4-bit GEMMs is derated by ``fp4_gemm_efficiency`` (block-scaled formats and younger
+    kernels reach a smaller share of their peak than 8-bit ones), and every rate of an accelerator by
+    its vendor's ``software_efficiency_<vendor>`` (serving stacks differ in maturity).
+    """
+    fp4 = eff.fp4_gemm_efficiency.value
+    peak = np.array([a.peak_tflops(p) * 1e12 * (fp4 if p == "fp4" else 1.0)
+                     for a, p in zip(accelerators, precisions, strict=True)])
     attention = np.array([a.peak_tflops(p) * 1e12 for a, p in zip(accelerators, kv_precisions, strict=True)])
     return Hardware(
         peak_flops=peak,
         attention_peak_flops=np.where(attention > 0, np.minimum(attention, np.maximum(peak, attention)), peak),
+        software_efficiency=np.array([eff.software_efficiency(a.vendor) for a in accelerators]),
         hbm_bytes=np.array([a.hbm_gb * 1e9 for a in accelerators]),
         hbm_bytes_per_s=np.array([a.hbm_tbps * 1e12 for a in accelerators]),
         link_bytes_per_s=np.array([a.scaleup_gbps * 1e9 for a in accelerators]),

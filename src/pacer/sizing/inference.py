@@ -137,7 +137,7 @@ def evaluate_grid(
 ) -> pd.DataFrame:
     """Evaluate layouts x batch sizes in one vectorised call; one row per feasible (layout, batch)."""
     shape = ModelShape.of(get_model(model_id))
-    hw = hardware_of([accelerator], [precision], [kv_precision])
+    hw = hardware_of([accelerator], [precision], [kv_precision], efficiency.inference)
     tp = grid.tensor_parallel.to_numpy(float)[:, None]
     pp = grid.pipeline_parallel.to_numpy(float)[:, None]
     kwargs: dict[str, Any] = dict(

@@ -148,6 +148,7 @@ class Hardware:
 
     peak_flops: FloatArray
     attention_peak_flops: FloatArray
+    software_efficiency: FloatArray
     hbm_bytes: FloatArray
     hbm_bytes_per_s: FloatArray
     link_bytes_per_s: FloatArray
@@ -184,6 +185,11 @@ def inference_performance(
     """
     tp_, pp_ = _f(tp), _f(pp)
     devices = tp_ * pp_
+    # Achieved shares of peak: the fitted factors, scaled by the serving stack's maturity on this
+    # vendor and, for MoE models, by the cost of routing and small grouped expert GEMMs.
+    stack = hw.software_efficiency * (eff.moe_efficiency.value if shape.experts else 1.0)
+    decode_mfu, prefill_mfu = eff.decode_mfu.value * stack, eff.prefill_mfu.value * stack
+    mbu = eff.decode_mbu.value * stack
     inp, out = _f(input_tokens), _f(output_tokens)
     wb, kb = _f(weight_bytes), _f(kv_bytes)
 
@@ -201,11 +207,11 @@ def inference_performance(
     micro = b_eff / pp_
     weights_read = weight_bytes_read(shape, micro, wb) / tp_
     kv_read = b_eff * kv_bytes_per_sequence(shape, context, kb) / shards
-    t_memory = (weights_read + kv_read) / (hw.hbm_bytes_per_s * eff.decode_mbu.value)
+    t_memory = (weights_read + kv_read) / (hw.hbm_bytes_per_s * mbu)
     # Attention runs at the KV cache's precision (4-bit weights still attend in 8 or 16 bits).
     t_compute = b_eff * (2.0 * shape.active_params / hw.peak_flops
                          + attention_flops_per_token(shape, context) / hw.attention_peak_flops
-                         ) / devices / eff.decode_mfu.value
+                         ) / devices / decode_mfu
     ar_decode = allreduce_seconds(tp_, micro * shape.hidden_size * ACTIVATION_BYTES, hw.link_bytes_per_s, eff)
     p2p = np.where(pp_ > 1, eff.pipeline_p2p_latency_s.value
                    + micro * shape.hidden_size * ACTIVATION_BYTES / hw.scaleout_bytes_per_s, 0.0)
@@ -214,9 +220,9 @@ def inference_performance(
     # Prefill of one prompt: compute-bound over the replica (weight-bound if very short).
     prefill_compute = (2.0 * shape.active_params * inp / hw.peak_flops
                        + prefill_attention_flops(shape, inp) / hw.attention_peak_flops
-                       ) / eff.prefill_mfu.value
+                       ) / prefill_mfu
     ar_prefill = allreduce_seconds(tp_, inp * shape.hidden_size * ACTIVATION_BYTES, hw.link_bytes_per_s, eff)
-    prefill_weights = weight_bytes_read(shape, inp, wb) / (hw.hbm_bytes_per_s * eff.decode_mbu.value)
+    prefill_weights = weight_bytes_read(shape, inp, wb) / (hw.hbm_bytes_per_s * mbu)
     # Replica time one prompt occupies (stages pipeline successive prompts).
     prefill_busy = (np.maximum(prefill_compute / devices, prefill_weights / devices)
                     + 2.0 * shape.layers / pp_ * ar_prefill)

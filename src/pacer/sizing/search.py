@@ -118,7 +118,7 @@ def size_search(
     spec_of = {s.id: s for s in specs}
     row_specs = [spec_of[a] for a in table.accelerator]
     kv = [default_kv_precision(p) for p in table.precision]
-    hw = hardware_of(row_specs, list(table.precision), kv)
+    hw = hardware_of(row_specs, list(table.precision), kv, eff.inference)
     col = lambda a: np.asarray(a, dtype=float)[:, None]  # noqa: E731
     hw = type(hw)(**{k: col(v) for k, v in hw.__dict__.items()})
     kwargs: dict[str, Any] = dict(
