@@ -4,8 +4,8 @@ import statistics
 from pathlib import Path
 
 import pytest
-
 from benchmarks.validation import error_of, estimate
+
 from pacer.sizing.calibration import load_targets
 
 ROWS = [r for r in load_targets(Path(__file__).with_name("holdout.csv")).to_dict("records")

@@ -1,0 +1,248 @@
+"""Scenario trees: sample demand-driver paths, then reduce them to a tree of a requested size.
+
+A tree is a table of nodes, one per (branch, quarter): each node has a quarter index, a parent (the
+node of the previous quarter on the same branch, ``-1`` for the root) and an unconditional probability.
+Decisions indexed by node are non-anticipative by construction: two scenarios share a node, and so a
+decision, until the quarter where they branch.
+
+Reduction (``reduce_to_tree``) is forward clustering, stage by stage: at each branching quarter the
+paths of every current branch are split by k-means on their (standardised, log) trajectories up to the
+next branching quarter; the number of children of a branch is proportional to its share of paths, so
+the last stage has exactly the requested leaves. Each node's value is the mean of its member paths and
+its probability their share, so the tree reproduces the sampled mean at every quarter exactly (up to
+rounding) and keeps as much of the spread as ``leaves`` allow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from numpy.typing import NDArray
+
+from pacer.errors import InputError
+
+FloatArray = NDArray[np.float64]
+
+
+def sample_growth_paths(
+    n_paths: int,
+    n_quarters: int,
+    annual_growth: Sequence[float] | FloatArray,
+    annual_volatility: Sequence[float] | FloatArray,
+    *,
+    correlation: float = 0.5,
+    shock_probability_per_year: Sequence[float] | FloatArray | None = None,
+    shock_size: Sequence[float] | FloatArray | None = None,
+    seed: int = 0,
+) -> FloatArray:
+    """Sample multiplicative growth paths of several drivers, vectorised over paths and quarters.
+
+    Each driver's log level follows a random walk with drift ``log(1 + g)/4`` per quarter and
+    volatility ``sigma/2`` per quarter (``sigma`` annual), drivers correlated by ``correlation``; a
+    shock arrives in any quarter with probability ``p/4`` and multiplies the driver's level by
+    ``1 + shock_size`` from then on.
+
+    Returns
+    -------
+    ndarray, shape (n_paths, n_quarters, n_drivers)
+        Level of each driver relative to quarter 0 (the first quarter is 1).
+    """
+    growth = np.atleast_1d(np.asarray(annual_growth, dtype=float))
+    vol = np.atleast_1d(np.asarray(annual_volatility, dtype=float))
+    if n_paths < 1:
+        raise InputError("n_paths", n_paths, "must be >= 1")
+    if n_quarters < 1:
+        raise InputError("n_quarters", n_quarters, "must be >= 1")
+    if np.any(growth <= -1):
+        raise InputError("annual_growth", growth.tolist(), "must be > -1 (a fall of less than 100%)")
+    if np.any(vol < 0) or not np.all(np.isfinite(vol)):
+        raise InputError("annual_volatility", vol.tolist(), "must be >= 0")
+    if not -1 < correlation < 1 and correlation != 0:
+        raise InputError("correlation", correlation, "must be in (-1, 1)")
+    n_drivers = max(len(growth), len(vol))
+    growth, vol = np.broadcast_to(growth, n_drivers), np.broadcast_to(vol, n_drivers)
+    rng = np.random.default_rng(seed)
+
+    cov = np.full((n_drivers, n_drivers), correlation) + (1 - correlation) * np.eye(n_drivers)
+    chol = np.linalg.cholesky(cov)
+    shocks = rng.standard_normal((n_paths, n_quarters - 1, n_drivers)) @ chol.T
+    sigma_q = vol / 2.0
+    drift_q = np.log1p(growth) / 4.0 - sigma_q**2 / 2.0  # mean level grows at ``growth``
+    steps = drift_q + sigma_q * shocks
+    if shock_probability_per_year is not None:
+        p = np.broadcast_to(np.asarray(shock_probability_per_year, dtype=float), n_drivers)
+        size = np.broadcast_to(np.asarray(shock_size if shock_size is not None else 0.0, dtype=float), n_drivers)
+        if np.any((p < 0) | (p > 4)):
+            raise InputError("shock_probability_per_year", p.tolist(), "must be in [0, 4]")
+        if np.any(size <= -1):
+            raise InputError("shock_size", size.tolist(), "must be > -1")
+        hits = rng.random((n_paths, n_quarters - 1, n_drivers)) < p / 4.0
+        steps = steps + hits * np.log1p(size)
+    log_level = np.concatenate([np.zeros((n_paths, 1, n_drivers)), np.cumsum(steps, axis=1)], axis=1)
+    return np.exp(log_level)
+
+
+@dataclass(frozen=True)
+class ScenarioTree:
+    """A scenario tree: ``nodes`` (one row per node) and ``values`` (node x driver)."""
+
+    nodes: pd.DataFrame
+    values: xr.DataArray
+
+    @property
+    def n_leaves(self) -> int:
+        last = self.nodes.quarter.max()
+        return int((self.nodes.quarter == last).sum())
+
+    def probability_by_quarter(self) -> pd.Series:
+        """Total probability of the nodes of each quarter (1 everywhere in a valid tree)."""
+        return self.nodes.groupby("quarter").probability.sum()
+
+    def expected(self) -> xr.DataArray:
+        """Probability-weighted mean of each driver per quarter."""
+        weights = xr.DataArray(self.nodes.probability.to_numpy(), dims="node")
+        quarter = xr.DataArray(self.nodes.quarter.to_numpy(), dims="node")
+        return (self.values * weights).groupby(quarter.rename("quarter")).sum()
+
+    def scenario_paths(self) -> xr.DataArray:
+        """Leaf-to-root paths as (scenario, quarter, driver), with each scenario's probability as a coord."""
+        nodes = self.nodes
+        leaves = nodes[nodes.quarter == nodes.quarter.max()]
+        parent = nodes.parent.to_numpy()
+        n_q = int(nodes.quarter.max()) + 1
+        index = np.empty((len(leaves), n_q), dtype=int)
+        current = leaves.node.to_numpy()
+        for q in range(n_q - 1, -1, -1):  # one step per quarter, vectorised over scenarios
+            index[:, q] = current
+            current = parent[current]
+        data = self.values.to_numpy()[index]
+        return xr.DataArray(
+            data, dims=("scenario", "quarter", "driver"),
+            coords={"scenario": np.arange(len(leaves)), "driver": self.values.driver.to_numpy(),
+                    "probability": ("scenario", leaves.probability.to_numpy())},
+        )
+
+
+def _kmeans(points: FloatArray, k: int, iterations: int = 25) -> NDArray[np.int64]:
+    """Deterministic k-means (quantile initialisation); returns a label per point, all k labels used."""
+    n = len(points)
+    if k >= n:
+        return np.arange(n)
+    order = np.argsort(points.mean(axis=1), kind="stable")
+    centres = points[order[((np.arange(k) + 0.5) * n / k).astype(int)]]
+    labels = np.zeros(n, dtype=np.int64)
+    for _ in range(iterations):
+        dist = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+        new = dist.argmin(axis=1)
+        counts = np.bincount(new, minlength=k)
+        empty = np.flatnonzero(counts == 0)
+        if len(empty):  # re-seed empty clusters with the points farthest from their centre
+            far = np.argsort(dist[np.arange(n), new])[::-1][: len(empty)]
+            new[far] = empty
+            counts = np.bincount(new, minlength=k)
+        if np.array_equal(new, labels) and _ > 0:
+            break
+        labels = new
+        sums = np.zeros_like(centres)
+        np.add.at(sums, labels, points)
+        centres = sums / counts[:, None]
+    return labels
+
+
+def _allocate(total: int, weights: FloatArray, sizes: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Split ``total`` children among branches in proportion to ``weights`` (>= 1, <= branch size)."""
+    raw = weights / weights.sum() * total
+    alloc = np.clip(np.floor(raw).astype(np.int64), 1, sizes)
+    while alloc.sum() < total and np.any(alloc < sizes):
+        room = np.where(alloc < sizes, raw - alloc, -np.inf)
+        alloc[np.argmax(room)] += 1
+    while alloc.sum() > total and np.any(alloc > 1):
+        excess = np.where(alloc > 1, alloc - raw, -np.inf)
+        alloc[np.argmax(excess)] -= 1
+    return alloc
+
+
+def reduce_to_tree(
+    paths: FloatArray,
+    branch_quarters: Sequence[int],
+    leaves: int,
+    drivers: Sequence[str] | None = None,
+) -> ScenarioTree:
+    """Reduce sampled ``paths`` (paths x quarters x drivers) to a tree with ``leaves`` scenarios.
+
+    Parameters
+    ----------
+    branch_quarters
+        Quarter indices (0 < q < n_quarters) at which scenarios branch; uncertainty is revealed there.
+    leaves
+        Number of scenarios at the last quarter (at most the number of paths).
+    """
+    paths = np.asarray(paths, dtype=float)
+    if paths.ndim == 2:
+        paths = paths[:, :, None]
+    n_paths, n_q, n_d = paths.shape
+    stages = sorted(set(int(q) for q in branch_quarters))
+    for q in stages:
+        if not 0 < q < n_q:
+            raise InputError("branch_quarters", q, f"must be inside the horizon 1..{n_q - 1}")
+    if not 1 <= leaves <= n_paths:
+        raise InputError("leaves", leaves, f"must be between 1 and the number of paths ({n_paths})")
+    if leaves > 1 and not stages:
+        raise InputError("branch_quarters", list(branch_quarters), "needs at least one quarter for more than one leaf")
+    if np.any(~np.isfinite(paths)) or np.any(paths <= 0):
+        raise InputError("paths", "non-positive or non-finite values", "must be finite and > 0")
+    names = list(drivers) if drivers is not None else [f"driver_{i}" for i in range(n_d)]
+
+    # Standardised log trajectories are what clustering compares.
+    logs = np.log(paths)
+    scale = logs.reshape(-1, n_d).std(axis=0)
+    features_all = logs / np.where(scale > 0, scale, 1.0)
+
+    # Branch membership per path, refined stage by stage.
+    branch = np.zeros(n_paths, dtype=np.int64)
+    n_stages = len(stages)
+    membership = [branch.copy()]  # branch ids valid from each stage start
+    for s, q in enumerate(stages):
+        end = stages[s + 1] if s + 1 < n_stages else n_q
+        target = leaves if s == n_stages - 1 else max(1, round(leaves ** ((s + 1) / n_stages)))
+        ids, sizes = np.unique(branch, return_counts=True)
+        target = max(target, len(ids))
+        alloc = _allocate(target, sizes.astype(float), sizes)
+        new_branch = np.empty_like(branch)
+        next_id = 0
+        for bid, k in zip(ids, alloc, strict=True):
+            members = np.flatnonzero(branch == bid)
+            labels = _kmeans(features_all[members, q:end, :].reshape(len(members), -1), int(k))
+            new_branch[members] = next_id + labels
+            next_id += int(labels.max()) + 1
+        branch = new_branch
+        membership.append(branch.copy())
+
+    # Nodes: for each quarter, one node per distinct branch valid then.
+    starts = [0, *stages]
+    stage_of_q = np.searchsorted(np.array(starts), np.arange(n_q), side="right") - 1
+    rows, values = [], []
+    node_of: dict[tuple[int, int], int] = {}
+    for q in range(n_q):
+        member_branch = membership[stage_of_q[q]]
+        ids, inverse, counts = np.unique(member_branch, return_inverse=True, return_counts=True)
+        sums = np.zeros((len(ids), n_d))
+        np.add.at(sums, inverse, paths[:, q, :])
+        for j, bid in enumerate(ids):
+            node = len(rows)
+            node_of[(q, int(bid))] = node
+            if q == 0:
+                parent = -1
+            else:
+                prev_branch = membership[stage_of_q[q - 1]]
+                first = np.flatnonzero(member_branch == bid)[0]
+                parent = node_of[(q - 1, int(prev_branch[first]))]
+            rows.append((node, parent, q, counts[j] / n_paths, int(counts[j])))
+            values.append(sums[j] / counts[j])
+    nodes = pd.DataFrame(rows, columns=["node", "parent", "quarter", "probability", "paths"])
+    data = xr.DataArray(np.array(values), dims=("node", "driver"), coords={"node": nodes.node, "driver": names})
+    return ScenarioTree(nodes=nodes, values=data)
