@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pacer.cli import main
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def validation_csv() -> Path:
-    """The project's published-figures file (../shared/validation), or the packaged copy of its rows."""
-    env = os.environ.get("PACER_VALIDATION_DIR")
-    for candidate in ([Path(env)] if env else []) + [REPO.parent / "shared" / "validation"]:
-        if (candidate / "published.csv").exists():
-            return candidate / "published.csv"
-    return REPO / "src" / "pacer" / "catalog" / "calibration_targets.csv"
 
 
 class CliRun:

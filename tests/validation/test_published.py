@@ -11,10 +11,7 @@ from __future__ import annotations
 import statistics
 
 import pytest
-from benchmarks.validation import error_of, estimate
-
-from pacer.sizing.calibration import load_targets
-from tests.conftest import validation_csv
+from benchmarks.validation import error_of, estimate, published_rows
 
 TOLERANCE = {
     "max_output_tokens_per_s": 0.15,
@@ -26,7 +23,7 @@ TOLERANCE = {
     "all_in_it_power_w": 0.05,
 }
 
-ROWS = load_targets(validation_csv()).to_dict("records")
+ROWS = published_rows().to_dict("records")
 
 
 @pytest.mark.validation
