@@ -225,7 +225,8 @@ def reduce_to_tree(
     # Nodes: for each quarter, one node per distinct branch valid then.
     starts = [0, *stages]
     stage_of_q = np.searchsorted(np.array(starts), np.arange(n_q), side="right") - 1
-    rows, values = [], []
+    rows: list[tuple[int, int, int, float, int]] = []
+    values: list[FloatArray] = []
     node_of: dict[tuple[int, int], int] = {}
     for q in range(n_q):
         member_branch = membership[stage_of_q[q]]
