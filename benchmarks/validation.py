@@ -101,8 +101,10 @@ def evaluate(table: pd.DataFrame) -> pd.DataFrame:
     rows = table.to_dict("records")
     out = []
     for row in rows:
-        if not _has(row.get("train_tokens")) and row["kind"] == "training":
-            continue  # a throughput figure without a token count cannot be turned into a run
+        if row["kind"] == "training" and not _has(row.get("train_tokens")):
+            if row["metric"] != "tflops_per_gpu":
+                continue
+            row = row | {"train_tokens": 1e12}  # achieved TFLOP/s does not depend on the run's length
         value = estimate(row)
         out.append({"id": row["id"], "kind": row["kind"], "model": row["model"], "accelerator": row["accelerator"],
                     "metric": row["metric"], "published": float(row["value"]), "estimate": value,
