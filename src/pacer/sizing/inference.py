@@ -14,7 +14,7 @@ from pacer.catalog import Efficiency, get_accelerator, get_model, load_efficienc
 from pacer.catalog.schema import Accelerator
 from pacer.errors import InputError
 from pacer.sizing.hardware import bytes_per_value, check_precision, default_kv_precision, hardware_of
-from pacer.sizing.roofline import ModelShape, inference_performance
+from pacer.sizing.roofline import Hardware, ModelShape, inference_performance
 
 #: Batch sizes tried per layout (a geometric grid; each layout's own largest batch is added).
 BATCH_GRID = np.unique(np.round(np.geomspace(1, 8192, 60)))
@@ -124,6 +124,16 @@ def _positive(name: str, value: float | None) -> None:
         raise InputError(name, value, "must be > 0")
 
 
+def performance_over_batches(
+    shape: ModelShape, hw: Hardware, **kwargs: Any
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Evaluate column-shaped configurations (n, 1) at every batch of ``BATCH_GRID`` and at their own
+    largest batch; returns the (n, batches) batch array and the performance arrays."""
+    cap = inference_performance(shape, hw, batch=None, **kwargs)["max_batch"]
+    batch = np.concatenate([np.broadcast_to(BATCH_GRID, (cap.shape[0], len(BATCH_GRID))), cap], axis=1)
+    return batch, inference_performance(shape, hw, batch=batch, **kwargs)
+
+
 def evaluate_grid(
     model_id: str,
     accelerator: Accelerator,
@@ -133,7 +143,6 @@ def evaluate_grid(
     input_tokens: int,
     output_tokens: int,
     efficiency: Efficiency,
-    batches: np.ndarray = BATCH_GRID,
 ) -> pd.DataFrame:
     """Evaluate layouts x batch sizes in one vectorised call; one row per feasible (layout, batch)."""
     shape = ModelShape.of(get_model(model_id))
@@ -144,9 +153,7 @@ def evaluate_grid(
         weight_bytes=bytes_per_value(precision), kv_bytes=bytes_per_value(kv_precision, "kv_precision"),
         tp=tp, pp=pp, input_tokens=input_tokens, output_tokens=output_tokens, eff=efficiency.inference,
     )
-    cap = inference_performance(shape, hw, batch=None, **kwargs)["max_batch"]
-    batch = np.concatenate([np.broadcast_to(batches, (len(grid), len(batches))), cap], axis=1)
-    perf = inference_performance(shape, hw, batch=batch, **kwargs)
+    batch, perf = performance_over_batches(shape, hw, **kwargs)
     n = batch.shape[1]
     replicas = grid.replicas.to_numpy(float)[:, None]
     frame = pd.DataFrame({

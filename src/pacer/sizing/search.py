@@ -13,8 +13,8 @@ from pacer._result import Result, plain
 from pacer.catalog import Efficiency, get_accelerator, get_model, load_catalog, load_efficiency
 from pacer.errors import InputError
 from pacer.sizing.hardware import PRECISIONS, bytes_per_value, default_kv_precision, hardware_of
-from pacer.sizing.inference import BATCH_GRID, layouts
-from pacer.sizing.roofline import ModelShape, inference_performance
+from pacer.sizing.inference import layouts, performance_over_batches
+from pacer.sizing.roofline import ModelShape
 
 
 def pareto_front(cost: np.ndarray, latency: np.ndarray) -> np.ndarray:
@@ -128,9 +128,7 @@ def size_search(
         input_tokens=input_tokens, output_tokens=output_tokens, eff=eff.inference,
     )
     shape = ModelShape.of(get_model(model))
-    cap = inference_performance(shape, hw, batch=None, **kwargs)["max_batch"]
-    batch = np.concatenate([np.broadcast_to(BATCH_GRID, (len(table), len(BATCH_GRID))), cap], axis=1)
-    perf = inference_performance(shape, hw, batch=batch, **kwargs)
+    batch, perf = performance_over_batches(shape, hw, **kwargs)
 
     n = batch.shape[1]
     group = (table.tensor_parallel * table.pipeline_parallel).to_numpy()
