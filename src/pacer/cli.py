@@ -169,18 +169,81 @@ def size_search_cmd(
                          precisions=[p.value for p in precision] if precision else None,
                          ttft_ms=ttft_ms, tpot_ms=tpot_ms)
     if plot:
-        from pathlib import Path
-
+        _write_html(plot, "Pareto")
         from pacer.report.sizing import pareto_figure
 
-        Path(plot).parent.mkdir(parents=True, exist_ok=True)
-        pareto_figure(result).write_html(plot, include_plotlyjs=True)
+        _save(pareto_figure(result), plot)
     if as_json:
         _emit_json(result.to_dict())
     else:
         console.print(result)
         if plot:
             console.print(f"Pareto chart written to {plot}")
+
+
+@app.command("demand")
+def demand_cmd(
+    scenario: Annotated[str, typer.Argument(help="Scenario YAML file.")],
+    paths: Annotated[int | None, typer.Option(help="Sampled paths (overrides the scenario).")] = None,
+    leaves: Annotated[int | None, typer.Option(help="Leaf scenarios of the tree (overrides the scenario).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (overrides the scenario).")] = None,
+    plot: Annotated[str | None, typer.Option(help="Write fan charts as a self-contained HTML file here.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Compute and power demand per region and quarter, training vs inference, as a scenario tree."""
+    from pacer.demand import forecast
+    from pacer.scenario import load_scenario
+
+    loaded = load_scenario(scenario)
+    with _progress(not as_json) as progress:
+        progress.add_task("sampling demand paths and reducing them to a tree", total=None)
+        result = forecast(loaded, paths=paths, leaves=leaves, seed=seed)
+    if plot:
+        _write_html(plot, "demand")
+        from pacer.report.demand import fan_figure
+
+        _save(fan_figure(result), plot)
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        console.print(result)
+        if plot:
+            console.print(f"fan charts written to {plot}")
+
+
+def _progress(enabled: bool) -> Any:
+    """A transient spinner on stderr for steps that can take a second or more."""
+    from contextlib import nullcontext
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    if not enabled:
+        return nullcontext(_NoProgress())
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                    console=Console(stderr=True), transient=True)
+
+
+class _NoProgress:
+    def add_task(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+
+def _write_html(path: str, what: str) -> None:
+    from pathlib import Path
+
+    if not path.endswith(".html"):
+        raise PacerError(f"plot: must be an .html file for the {what} charts, got {path!r}")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _save(figure: Any, path: str) -> None:
+    """Write atomically: a half-written chart never replaces a good one."""
+    import os
+    from pathlib import Path
+
+    tmp = Path(path).with_suffix(".html.tmp")
+    figure.write_html(str(tmp), include_plotlyjs=True)
+    os.replace(tmp, path)
 
 
 @app.command("version")

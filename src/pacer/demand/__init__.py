@@ -1,5 +1,7 @@
-"""Demand under uncertainty: sampled driver paths reduced to a scenario tree."""
+"""Demand under uncertainty: workloads and drivers to GPUs and megawatts, as a scenario tree."""
 
-from pacer.demand.scenarios import ScenarioTree, reduce_to_tree, sample_growth_paths
+from pacer.demand.drivers import DriverEvent, sample_growth_paths
+from pacer.demand.forecast import DemandForecast, forecast
+from pacer.demand.scenarios import ScenarioTree, reduce_to_tree
 
-__all__ = ["ScenarioTree", "reduce_to_tree", "sample_growth_paths"]
+__all__ = ["DemandForecast", "DriverEvent", "ScenarioTree", "forecast", "reduce_to_tree", "sample_growth_paths"]

@@ -1,4 +1,4 @@
-"""Scenario trees: sample demand-driver paths, then reduce them to a tree of a requested size.
+"""Scenario trees: reduce sampled demand paths to a tree of a requested size.
 
 A tree is a table of nodes, one per (branch, quarter): each node has a quarter index, a parent (the
 node of the previous quarter on the same branch, ``-1`` for the root) and an unconditional probability.
@@ -28,70 +28,32 @@ from pacer.errors import InputError
 FloatArray = NDArray[np.float64]
 
 
-def sample_growth_paths(
-    n_paths: int,
-    n_quarters: int,
-    annual_growth: Sequence[float] | FloatArray,
-    annual_volatility: Sequence[float] | FloatArray,
-    *,
-    correlation: float = 0.5,
-    shock_probability_per_year: Sequence[float] | FloatArray | None = None,
-    shock_size: Sequence[float] | FloatArray | None = None,
-    seed: int = 0,
-) -> FloatArray:
-    """Sample multiplicative growth paths of several drivers, vectorised over paths and quarters.
-
-    Each driver's log level follows a random walk with drift ``log(1 + g)/4`` per quarter and
-    volatility ``sigma/2`` per quarter (``sigma`` annual), drivers correlated by ``correlation``; a
-    shock arrives in any quarter with probability ``p/4`` and multiplies the driver's level by
-    ``1 + shock_size`` from then on.
-
-    Returns
-    -------
-    ndarray, shape (n_paths, n_quarters, n_drivers)
-        Level of each driver relative to quarter 0 (the first quarter is 1).
-    """
-    growth = np.atleast_1d(np.asarray(annual_growth, dtype=float))
-    vol = np.atleast_1d(np.asarray(annual_volatility, dtype=float))
-    if n_paths < 1:
-        raise InputError("n_paths", n_paths, "must be >= 1")
-    if n_quarters < 1:
-        raise InputError("n_quarters", n_quarters, "must be >= 1")
-    if np.any(growth <= -1):
-        raise InputError("annual_growth", growth.tolist(), "must be > -1 (a fall of less than 100%)")
-    if np.any(vol < 0) or not np.all(np.isfinite(vol)):
-        raise InputError("annual_volatility", vol.tolist(), "must be >= 0")
-    if not -1 < correlation < 1 and correlation != 0:
-        raise InputError("correlation", correlation, "must be in (-1, 1)")
-    n_drivers = max(len(growth), len(vol))
-    growth, vol = np.broadcast_to(growth, n_drivers), np.broadcast_to(vol, n_drivers)
-    rng = np.random.default_rng(seed)
-
-    cov = np.full((n_drivers, n_drivers), correlation) + (1 - correlation) * np.eye(n_drivers)
-    chol = np.linalg.cholesky(cov)
-    shocks = rng.standard_normal((n_paths, n_quarters - 1, n_drivers)) @ chol.T
-    sigma_q = vol / 2.0
-    drift_q = np.log1p(growth) / 4.0 - sigma_q**2 / 2.0  # mean level grows at ``growth``
-    steps = drift_q + sigma_q * shocks
-    if shock_probability_per_year is not None:
-        p = np.broadcast_to(np.asarray(shock_probability_per_year, dtype=float), n_drivers)
-        size = np.broadcast_to(np.asarray(shock_size if shock_size is not None else 0.0, dtype=float), n_drivers)
-        if np.any((p < 0) | (p > 4)):
-            raise InputError("shock_probability_per_year", p.tolist(), "must be in [0, 4]")
-        if np.any(size <= -1):
-            raise InputError("shock_size", size.tolist(), "must be > -1")
-        hits = rng.random((n_paths, n_quarters - 1, n_drivers)) < p / 4.0
-        steps = steps + hits * np.log1p(size)
-    log_level = np.concatenate([np.zeros((n_paths, 1, n_drivers)), np.cumsum(steps, axis=1)], axis=1)
-    return np.exp(log_level)
-
-
 @dataclass(frozen=True)
 class ScenarioTree:
-    """A scenario tree: ``nodes`` (one row per node) and ``values`` (node x driver)."""
+    """A scenario tree: ``nodes`` (one row per node) and ``values`` (node x driver).
+
+    ``path_nodes[p, q]`` is the node that sampled path ``p`` belongs to at quarter ``q``, so any other
+    per-path quantity can be averaged onto the tree with :meth:`aggregate`.
+    """
 
     nodes: pd.DataFrame
     values: xr.DataArray
+    path_nodes: NDArray[np.int64]
+    path_weights: FloatArray | None = None
+
+    def aggregate(self, per_path: FloatArray) -> FloatArray:
+        """Average ``per_path`` (paths x quarters x ...) over each node's member paths: (nodes x ...)."""
+        per_path = np.asarray(per_path, dtype=float)
+        n_paths, n_q = self.path_nodes.shape
+        if per_path.shape[:2] != (n_paths, n_q):
+            raise ValueError(f"expected leading shape {(n_paths, n_q)}, got {per_path.shape[:2]}")
+        weights = np.ones(n_paths) if self.path_weights is None else self.path_weights
+        flat = (per_path * weights.reshape(-1, *([1] * (per_path.ndim - 1)))).reshape(n_paths * n_q, -1)
+        sums = np.zeros((len(self.nodes), flat.shape[1]))
+        np.add.at(sums, self.path_nodes.ravel(), flat)
+        totals = np.zeros(len(self.nodes))
+        np.add.at(totals, self.path_nodes.ravel(), np.repeat(weights, n_q))
+        return (sums / totals[:, None]).reshape((len(self.nodes), *per_path.shape[2:]))
 
     @property
     def n_leaves(self) -> int:
@@ -193,12 +155,14 @@ def reduce_to_tree(
         raise InputError("leaves", leaves, f"must be between 1 and the number of paths ({n_paths})")
     if leaves > 1 and not stages:
         raise InputError("branch_quarters", list(branch_quarters), "needs at least one quarter for more than one leaf")
-    if np.any(~np.isfinite(paths)) or np.any(paths <= 0):
-        raise InputError("paths", "non-positive or non-finite values", "must be finite and > 0")
+    if np.any(~np.isfinite(paths)) or np.any(paths < 0):
+        raise InputError("paths", "negative or non-finite values", "must be finite and >= 0")
     names = list(drivers) if drivers is not None else [f"driver_{i}" for i in range(n_d)]
 
-    # Standardised log trajectories are what clustering compares.
-    logs = np.log(paths)
+    # Standardised log trajectories are what clustering compares (log1p of the level relative to the
+    # variable's mean, so zeros are allowed).
+    mean = paths.reshape(-1, n_d).mean(axis=0)
+    logs = np.log1p(paths / np.where(mean > 0, mean, 1.0))
     scale = logs.reshape(-1, n_d).std(axis=0)
     features_all = logs / np.where(scale > 0, scale, 1.0)
 
@@ -228,9 +192,11 @@ def reduce_to_tree(
     rows: list[tuple[int, int, int, float, int]] = []
     values: list[FloatArray] = []
     node_of: dict[tuple[int, int], int] = {}
+    path_nodes = np.empty((n_paths, n_q), dtype=np.int64)
     for q in range(n_q):
         member_branch = membership[stage_of_q[q]]
         ids, inverse, counts = np.unique(member_branch, return_inverse=True, return_counts=True)
+        path_nodes[:, q] = len(rows) + inverse
         sums = np.zeros((len(ids), n_d))
         np.add.at(sums, inverse, paths[:, q, :])
         for j, bid in enumerate(ids):
@@ -246,4 +212,42 @@ def reduce_to_tree(
             values.append(sums[j] / counts[j])
     nodes = pd.DataFrame(rows, columns=["node", "parent", "quarter", "probability", "paths"])
     data = xr.DataArray(np.array(values), dims=("node", "driver"), coords={"node": nodes.node, "driver": names})
-    return ScenarioTree(nodes=nodes, values=data)
+    return ScenarioTree(nodes=nodes, values=data, path_nodes=path_nodes)
+
+
+def tree_from_scenarios(
+    values: FloatArray, probabilities: FloatArray, drivers: Sequence[str] | None = None
+) -> ScenarioTree:
+    """A fan-shaped tree from given scenarios (scenarios x quarters x drivers) and their probabilities.
+
+    Scenarios share one node per quarter until the first quarter where any of them differ, and have a
+    node each from then on, so decisions before the scenarios part are common to all.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 2:
+        values = values[:, :, None]
+    n_s, n_q, n_d = values.shape
+    probs = np.asarray(probabilities, dtype=float)
+    if probs.shape != (n_s,) or np.any(probs < 0) or not np.isclose(probs.sum(), 1.0, atol=1e-6):
+        raise InputError("probability", round(float(probs.sum()), 6),
+                         "scenario probabilities must be >= 0 and sum to 1")
+    same = np.all(np.isclose(values, values[:1]), axis=(0, 2))
+    split = int(np.argmin(same)) if not same.all() else n_q
+    rows: list[tuple[int, int, int, float, int]] = []
+    path_nodes = np.empty((n_s, n_q), dtype=np.int64)
+    for q in range(n_q):
+        if q < split:
+            path_nodes[:, q] = len(rows)
+            rows.append((len(rows), len(rows) - 1 if q else -1, q, 1.0, n_s))
+        else:
+            for k in range(n_s):
+                parent = int(path_nodes[k, q - 1]) if q else -1
+                path_nodes[k, q] = len(rows)
+                rows.append((len(rows), parent, q, float(probs[k]), 1))
+    nodes = pd.DataFrame(rows, columns=["node", "parent", "quarter", "probability", "paths"])
+    tree = ScenarioTree(nodes=nodes, values=xr.DataArray(np.zeros((len(nodes), n_d)), dims=("node", "driver")),
+                        path_nodes=path_nodes, path_weights=probs)
+    names = list(drivers) if drivers is not None else [f"driver_{i}" for i in range(n_d)]
+    data = xr.DataArray(tree.aggregate(values), dims=("node", "driver"),
+                        coords={"node": nodes.node, "driver": names})
+    return ScenarioTree(nodes=nodes, values=data, path_nodes=path_nodes, path_weights=probs)

@@ -1,0 +1,315 @@
+"""The scenario file: one pydantic schema for every input a pacer run needs.
+
+``load_scenario(path)`` reads YAML, validates it and checks cross-references (regions, models,
+accelerators, quarters inside the horizon). Any problem raises a :class:`~pacer.errors.PacerError`
+whose one-line message names the field path and the value, e.g.
+``demand.training[2].model: unknown model 'llama-9'; did you mean llama-2-7b?, got 'llama-9'``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pacer.catalog import get_accelerator, get_model, load_catalog
+from pacer.errors import InputError, PacerError, did_you_mean
+
+_QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
+
+
+def quarter(value: str) -> pd.Period:
+    """Parse ``2025Q3`` into a quarterly :class:`pandas.Period`."""
+    return pd.Period(value, freq="Q")
+
+
+def _check_quarter(value: Any) -> str:
+    text = str(value).strip().upper()
+    if not _QUARTER.match(text):
+        raise ValueError("must be a quarter like 2025Q3")
+    return text
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Horizon(_Strict):
+    start: str
+    end: str
+
+    _q = field_validator("start", "end", mode="before")(_check_quarter)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Horizon:
+        if quarter(self.end) < quarter(self.start):
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+    @property
+    def quarters(self) -> pd.PeriodIndex:
+        return pd.period_range(quarter(self.start), quarter(self.end), freq="Q")
+
+
+class RoadmapEntry(_Strict):
+    """An accelerator generation and the quarter from which new capacity uses it."""
+
+    accelerator: str
+    available: str
+
+    _q = field_validator("available", mode="before")(_check_quarter)
+
+
+class Facility(_Strict):
+    pue: float = Field(default=1.2, ge=1.0, le=3.0, description="power usage effectiveness")
+    pue_by_region: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("pue_by_region")
+    @classmethod
+    def _pues(cls, value: dict[str, float]) -> dict[str, float]:
+        for region, pue in value.items():
+            if not 1.0 <= pue <= 3.0:
+                raise ValueError(f"{region}: PUE must be in [1, 3], got {pue}")
+        return value
+
+
+class DriverSpec(_Strict):
+    """A demand driver: growth per year of its level and the volatility of that growth."""
+
+    annual_growth: float = Field(gt=-1.0, description="mean growth per year (0.5 = +50%/yr)")
+    annual_volatility: float = Field(ge=0.0, le=3.0, description="standard deviation of log growth per year")
+    growth_from: dict[str, float] = Field(
+        default_factory=dict, description="scheduled changes of annual growth: {quarter: growth from then on}")
+    source: str = ""
+
+    @field_validator("growth_from", mode="before")
+    @classmethod
+    def _schedule(cls, value: Any) -> dict[str, float]:
+        out = {}
+        for q, g in dict(value or {}).items():
+            if not isinstance(g, int | float) or g <= -1:
+                raise ValueError(f"{q}: growth must be a number > -1, got {g!r}")
+            out[_check_quarter(q)] = float(g)
+        return out
+
+
+class Drivers(_Strict):
+    training_compute: DriverSpec
+    tokens_served: DriverSpec
+    algorithmic_efficiency: DriverSpec
+    correlation: float = Field(default=0.3, gt=-1.0, lt=1.0)
+
+
+DriverName = Literal["training_compute", "tokens_served", "algorithmic_efficiency"]
+
+
+class Event(_Strict):
+    """A possible shock at a quarter: a jump of a driver's level, or a plateau of its growth."""
+
+    name: str
+    driver: DriverName
+    quarter: str
+    probability: float = Field(ge=0.0, le=1.0)
+    kind: Literal["jump", "plateau"]
+    size: float = Field(default=0.0, gt=-1.0, description="jump: relative change of the level")
+    growth_after: float = Field(default=0.0, gt=-1.0, description="plateau: annual growth from then on")
+    source: str = ""
+
+    _q = field_validator("quarter", mode="before")(_check_quarter)
+
+
+class TrainingCampaign(_Strict):
+    """Training runs of a model class: compute per run, window, region; optionally recurring."""
+
+    name: str
+    model: str
+    tokens: float | None = Field(default=None, gt=0)
+    train_flops: float | None = Field(default=None, gt=0)
+    start: str
+    duration_quarters: int = Field(ge=1, le=40)
+    repeat_every_quarters: int | None = Field(default=None, ge=1, le=40)
+    grows_with_driver: bool = True
+    region: str
+    tenant: str = "self"
+    precision: Literal["bf16", "fp16", "fp8"] = "bf16"
+
+    _q = field_validator("start", mode="before")(_check_quarter)
+
+    @model_validator(mode="after")
+    def _size(self) -> TrainingCampaign:
+        if (self.tokens is None) == (self.train_flops is None):
+            raise ValueError("give exactly one of tokens or train_flops")
+        return self
+
+
+class InferenceService(_Strict):
+    """An inference service: model, tokens processed per day at the horizon start, request shape."""
+
+    name: str
+    model: str
+    tokens_per_day: float = Field(gt=0, description="input + output tokens per day at the horizon start")
+    input_tokens: int = Field(default=1000, ge=1)
+    output_tokens: int = Field(default=300, ge=1)
+    ttft_ms: float | None = Field(default=None, gt=0)
+    tpot_ms: float | None = Field(default=None, gt=0)
+    precision: Literal["bf16", "fp16", "fp8", "int8", "fp4"] = "fp8"
+    peak_to_average: float = Field(default=1.5, ge=1.0, le=10.0)
+    start: str | None = None
+    region: str
+    tenant: str = "self"
+
+    _q = field_validator("start", mode="before")(lambda v: None if v is None else _check_quarter(v))
+
+
+class Uncertainty(_Strict):
+    paths: int = Field(default=2000, ge=1, le=1_000_000)
+    leaves: int = Field(default=20, ge=1, le=5000)
+    branch_quarters: list[str] = Field(default_factory=list)
+    seed: int = 0
+
+    @field_validator("branch_quarters", mode="before")
+    @classmethod
+    def _quarters(cls, value: Any) -> list[str]:
+        return [_check_quarter(v) for v in value]
+
+
+class DemandSpec(_Strict):
+    drivers: Drivers
+    events: list[Event] = Field(default_factory=list)
+    training: list[TrainingCampaign] = Field(default_factory=list)
+    inference: list[InferenceService] = Field(default_factory=list)
+    uncertainty: Uncertainty = Field(default_factory=Uncertainty)
+    table: str | None = Field(default=None, description="CSV of demand per scenario, instead of workloads")
+
+
+class Scenario(_Strict):
+    """Every input of a pacer run."""
+
+    name: str
+    description: str = ""
+    horizon: Horizon
+    regions: list[str] = Field(min_length=1)
+    roadmap: list[RoadmapEntry] = Field(min_length=1)
+    facility: Facility = Field(default_factory=Facility)
+    demand: DemandSpec
+    base_dir: str = Field(default=".", exclude=True)
+
+    @property
+    def quarters(self) -> pd.PeriodIndex:
+        return self.horizon.quarters
+
+    def accelerator_at(self) -> list[str]:
+        """The roadmap's accelerator for new capacity in each quarter of the horizon."""
+        entries = sorted(self.roadmap, key=lambda e: quarter(e.available))
+        out = []
+        for q in self.quarters:
+            live = [e.accelerator for e in entries if quarter(e.available) <= q]
+            out.append(live[-1])
+        return out
+
+    def pue_of(self, region: str) -> float:
+        return self.facility.pue_by_region.get(region, self.facility.pue)
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _cross_check(s: Scenario) -> None:
+    catalog = load_catalog()
+    regions = set(s.regions)
+    if len(regions) != len(s.regions):
+        raise InputError("regions", s.regions, "must not repeat a region")
+    first = min(quarter(e.available) for e in s.roadmap)
+    for i, e in enumerate(s.roadmap):
+        get_accelerator(e.accelerator, f"roadmap[{i}].accelerator")
+    if first > quarter(s.horizon.start):
+        raise InputError("roadmap", s.horizon.start,
+                         f"no accelerator is available at the horizon start (first: {first})")
+    for region in s.facility.pue_by_region:
+        if region not in regions:
+            raise InputError("facility.pue_by_region", region, f"unknown region; {did_you_mean(region, regions)}")
+    qs = s.quarters
+    inside = lambda text: qs[0] <= quarter(text) <= qs[-1]  # noqa: E731
+    workloads: list[tuple[str, int, TrainingCampaign | InferenceService]] = [
+        *(("training", i, w) for i, w in enumerate(s.demand.training)),
+        *(("inference", i, w) for i, w in enumerate(s.demand.inference)),
+    ]
+    for kind, i, w in workloads:
+        where = f"demand.{kind}[{i}]"
+        if w.model not in catalog.models:
+            raise InputError(f"{where}.model", w.model, f"unknown model; {did_you_mean(w.model, catalog.models)}")
+        if w.region not in regions:
+            raise InputError(f"{where}.region", w.region, f"unknown region; {did_you_mean(w.region, regions)}")
+        if w.start is not None and not inside(w.start):
+            raise InputError(f"{where}.start", w.start, f"must be inside the horizon {qs[0]}..{qs[-1]}")
+    for i, ev in enumerate(s.demand.events):
+        if not inside(ev.quarter):
+            raise InputError(f"demand.events[{i}].quarter", ev.quarter,
+                             f"must be inside the horizon {qs[0]}..{qs[-1]}")
+    u = s.demand.uncertainty
+    for i, bq in enumerate(u.branch_quarters):
+        if not qs[0] < quarter(bq) <= qs[-1]:
+            raise InputError(f"demand.uncertainty.branch_quarters[{i}]", bq,
+                             f"must be after the horizon start and inside it ({qs[0]}..{qs[-1]})")
+    if u.leaves > u.paths:
+        raise InputError("demand.uncertainty.leaves", u.leaves, f"must be at most paths ({u.paths})")
+    if u.leaves > 1 and not u.branch_quarters and s.demand.table is None:
+        raise InputError("demand.uncertainty.branch_quarters", [], "needs at least one quarter for more than one leaf")
+    if not s.demand.training and not s.demand.inference and s.demand.table is None:
+        raise InputError("demand", "no workloads", "needs training or inference workloads, or a demand table")
+    for i, w in enumerate(s.demand.inference):
+        get_model(w.model)
+        acc_ids = set(s.accelerator_at())
+        for acc in acc_ids:
+            if get_accelerator(acc).peak_tflops(w.precision) <= 0:
+                raise InputError(f"demand.inference[{i}].precision", w.precision,
+                                 f"not supported by roadmap accelerator {acc}")
+
+
+def parse_scenario(data: Any, base_dir: str | Path = ".") -> Scenario:
+    """Validate a scenario given as plain data (a dict, as read from YAML)."""
+    if not isinstance(data, dict):
+        raise InputError("scenario", type(data).__name__, "must be a mapping of fields")
+    try:
+        scenario = Scenario.model_validate({**data, "base_dir": str(base_dir)})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        value = _lookup(data, loc) if err["type"] != "missing" else "missing"
+        message = err["msg"].removeprefix("Value error, ")
+        raise PacerError(f"{_format_loc(loc)}: {message}, got {value!r}") from exc
+    _cross_check(scenario)
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise InputError("scenario", str(path), f"cannot read file ({exc.strerror})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise InputError("scenario", str(path), f"is not valid YAML{where}") from exc
+    return parse_scenario(data, p.parent)
