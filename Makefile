@@ -25,6 +25,7 @@ demo: install
 	$(PACER) size training --model llama-3.1-405b --tokens 15.6e12 --accelerator h100-sxm --gpus 16384
 	$(PACER) size search --model llama-3.1-70b --input-tokens 1000 --output-tokens 1000 --tpot-ms 50 \
 		--plot out/pareto-llama-3.1-70b.html
+	$(PACER) demand examples/seed-2025/scenario.yaml --plot out/demand-seed-2025.html
 
 test: install
 	$(PY) -m pytest -q

@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 import time
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pacer.demand import reduce_to_tree, sample_growth_paths
+from pacer.demand import forecast, reduce_to_tree, sample_growth_paths
+
+SEED = Path(__file__).resolve().parents[1] / "examples" / "seed-2025" / "scenario.yaml"
 
 
 def main_bench() -> dict[str, Any]:
@@ -27,6 +30,13 @@ def main_bench() -> dict[str, Any]:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     mean_error = np.abs(tree.expected().to_numpy() / paths.mean(axis=0) - 1).max()
+    forecast(SEED, paths=100, leaves=5)  # warm the sizing caches
+    tracemalloc.start()
+    start = time.perf_counter()
+    seed = forecast(SEED, paths=10_000, leaves=50)
+    forecast_s = time.perf_counter() - start
+    _, forecast_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
     return {
         "benchmark": "scenario_tree",
         "paths": paths.shape[0],
@@ -37,6 +47,9 @@ def main_bench() -> dict[str, Any]:
         "reduce_s": round(reduced_s, 4),
         "peak_memory_mb": round(peak / 1e6, 1),
         "max_relative_mean_error": float(mean_error),
+        "seed_forecast_10k_paths_50_leaves_s": round(forecast_s, 3),
+        "seed_forecast_peak_memory_mb": round(forecast_peak / 1e6, 1),
+        "seed_forecast_nodes": len(seed.tree.nodes),
     }
 
 

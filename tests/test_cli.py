@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,44 @@ def test_usage_errors_exit_2(pacer_cli):
 def test_installed_entry_point():
     out = subprocess.run([sys.executable, "-m", "pacer", "version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip()
+
+
+SEED = "examples/seed-2025/scenario.yaml"
+
+
+def test_demand_json_contract(pacer_cli, tmp_path):
+    plot = tmp_path / "fan.html"
+    run = pacer_cli("demand", SEED, "--paths", "300", "--leaves", "10", "--json", "--plot", str(plot))
+    assert run.code == 0, run.err
+    data = run.json()
+    assert {"quarters", "nodes", "inference_share", "gpus_h100e", "facility_mw", "ranges"} <= set(data)
+    assert data["quarters"][0] == "2023Q1" and len(data["quarters"]) == 32
+    assert data["leaves"] == 10 and data["nodes"] > 32
+    assert set(data["inference_share"]) == {str(y) for y in range(2023, 2031)}
+    assert data["ranges"]["2026"]["facility_mw"]["max"] >= data["facility_mw"]["2026"] >= \
+        data["ranges"]["2026"]["facility_mw"]["min"]
+    assert plot.read_text().count("plotly") > 2
+
+
+def test_demand_table_output(pacer_cli):
+    run = pacer_cli("demand", SEED, "--paths", "200", "--leaves", "5")
+    assert run.code == 0 and "inference share" in run.out
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("annual_volatility: 0.5", "annual_volatility: -0.5"), "annual_volatility"),
+        (("model: llama-3.1-70b", "model: llama-3.1-7b"), "model: unknown model"),
+        (("branch_quarters: [2024Q1, 2025Q1, 2026Q1]", "branch_quarters: [2024Q1, 2035Q1]"), "branch_quarters[1]"),
+    ],
+)
+def test_demand_bad_scenario_exit_2(pacer_cli, tmp_path, edit, message):
+    text = Path(SEED).read_text()
+    assert edit[0] in text
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace(edit[0], edit[1], 1))
+    out = tmp_path / "fan.html"
+    run = pacer_cli("demand", str(bad), "--plot", str(out))
+    assert run.code == 2 and message in run.err and len(run.err.strip().splitlines()) == 1
+    assert not out.exists()  # nothing half-written

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+SEED = Path(__file__).resolve().parents[2] / "examples" / "seed-2025" / "scenario.yaml"
+_RAW = yaml.safe_load(SEED.read_text())
+
+
+@pytest.fixture
+def seed_raw() -> dict[str, Any]:
+    """A fresh, mutable copy of the seed example as plain data."""
+    return copy.deepcopy(_RAW)
+
+
+def small(raw: dict[str, Any], paths: int = 200, leaves: int = 8) -> dict[str, Any]:
+    raw = copy.deepcopy(raw)
+    raw["demand"]["uncertainty"].update(paths=paths, leaves=leaves)
+    return raw

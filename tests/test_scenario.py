@@ -1,0 +1,74 @@
+"""The scenario file: bad input gets one line naming the field and the value."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pacer.errors import PacerError
+from pacer.scenario import load_scenario, parse_scenario
+
+SEED = Path(__file__).resolve().parents[1] / "examples" / "seed-2025" / "scenario.yaml"
+RAW = yaml.safe_load(SEED.read_text())
+
+
+def mutate(path: str, value):
+    raw = copy.deepcopy(RAW)
+    node = raw
+    parts = path.split(".")
+    for part in parts[:-1]:
+        node = node[int(part)] if part.isdigit() else node[part]
+    last = parts[-1]
+    if last.isdigit():
+        node[int(last)] = value
+    else:
+        node[last] = value
+    return raw
+
+
+def test_seed_loads():
+    s = load_scenario(SEED)
+    assert s.name == "seed-2025" and len(s.quarters) == 32
+    assert s.accelerator_at()[0] == "h100-sxm" and s.accelerator_at()[-1] == "gb200"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        ("demand.drivers.tokens_served.annual_volatility", -0.2,
+         "demand.drivers.tokens_served.annual_volatility: Input should be greater than or equal to 0, got -0.2"),
+        ("demand.inference.0.model", "llama-9", "demand.inference[0].model: unknown model; did you mean"),
+        ("demand.uncertainty.branch_quarters", ["2031Q1"],
+         "demand.uncertainty.branch_quarters[0]: must be after the horizon start and inside it"),
+        ("demand.training.0.region", "asia", "demand.training[0].region: unknown region"),
+        ("horizon.start", "2023-01", "horizon.start: must be a quarter like 2025Q3, got '2023-01'"),
+        ("demand.events.0.probability", 1.5, "demand.events[0].probability: Input should be less than or equal to 1"),
+        ("roadmap.0.accelerator", "h100", "roadmap[0].accelerator: unknown accelerator 'h100'"),
+        ("demand.training.0.duration_quarters", 0, "demand.training[0].duration_quarters"),
+        ("facility.pue", 0.9, "facility.pue: Input should be greater than or equal to 1"),
+    ],
+)
+def test_bad_values_name_field_and_value(path, value, message):
+    with pytest.raises(PacerError) as info:
+        parse_scenario(mutate(path, value))
+    text = str(info.value)
+    assert message in text and "\n" not in text
+
+
+def test_unknown_field_rejected():
+    raw = copy.deepcopy(RAW)
+    raw["demand"]["inference"][0]["tokens_per_dya"] = 1
+    with pytest.raises(PacerError, match=r"^demand.inference\[0\].tokens_per_dya: Extra inputs are not permitted"):
+        parse_scenario(raw)
+
+
+def test_unreadable_files(tmp_path):
+    with pytest.raises(PacerError, match=r"^scenario: cannot read file"):
+        load_scenario(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(PacerError, match=r"^scenario: is not valid YAML at line"):
+        load_scenario(bad)
