@@ -72,3 +72,12 @@ def test_unreadable_files(tmp_path):
     bad.write_text("name: [unclosed\n")
     with pytest.raises(PacerError, match=r"^scenario: is not valid YAML at line"):
         load_scenario(bad)
+
+
+def test_drivers_default_to_the_documented_catalog_values():
+    raw = copy.deepcopy(RAW)
+    del raw["demand"]["drivers"]
+    drivers = parse_scenario(raw).demand.drivers
+    for name in ("training_compute", "tokens_served", "algorithmic_efficiency"):
+        spec = getattr(drivers, name)
+        assert spec.source and spec.annual_growth > -1

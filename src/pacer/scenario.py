@@ -177,8 +177,15 @@ class Uncertainty(_Strict):
         return [_check_quarter(v) for v in value]
 
 
+def default_drivers() -> Drivers:
+    """The documented default drivers (``catalog/drivers.yaml``, each with its source)."""
+    from pacer.catalog.loader import CATALOG_DIR
+
+    return Drivers.model_validate(yaml.safe_load((CATALOG_DIR / "drivers.yaml").read_text()))
+
+
 class DemandSpec(_Strict):
-    drivers: Drivers
+    drivers: Drivers = Field(default_factory=default_drivers)
     events: list[Event] = Field(default_factory=list)
     training: list[TrainingCampaign] = Field(default_factory=list)
     inference: list[InferenceService] = Field(default_factory=list)
