@@ -193,6 +193,116 @@ class DemandSpec(_Strict):
     table: str | None = Field(default=None, description="CSV of demand per scenario, instead of workloads")
 
 
+#: Project stages in order; a project is ``live`` after the last build stage.
+STAGES = ("land", "permits", "shell", "power", "fit-out", "live")
+BUILD_STAGES = STAGES[:-1]
+Stage = Literal["land", "permits", "shell", "power", "fit-out", "live"]
+Workload = Literal["training", "inference"]
+
+
+class StageOverride(_Strict):
+    duration_quarters: int | None = Field(default=None, ge=0, le=40)
+    spend_usd_per_mw: float | None = Field(default=None, ge=0)
+    cancel_fee_usd_per_mw: float | None = Field(default=None, ge=0)
+
+
+class Lease(_Strict):
+    rent_usd_per_kw_month: float = Field(gt=0)
+    term_years: float = Field(default=15.0, gt=0)
+
+
+class Project(_Strict):
+    """A datacenter project: where it stands, how big, owned or leased; stage costs default from the catalog."""
+
+    id: str = Field(min_length=1)
+    region: str
+    power_mw: float = Field(gt=0, le=10_000)
+    ownership: Literal["owned", "leased"]
+    stage: Stage
+    quarters_in_stage: int = Field(default=0, ge=0)
+    stages: dict[str, StageOverride] = Field(default_factory=dict)
+    lease: Lease | None = None
+    hold_usd_per_mw_quarter: float | None = Field(default=None, ge=0)
+
+    @field_validator("stages")
+    @classmethod
+    def _stage_names(cls, value: dict[str, StageOverride]) -> dict[str, StageOverride]:
+        for name in value:
+            if name not in BUILD_STAGES:
+                raise ValueError(f"unknown stage {name!r}; stages are {', '.join(BUILD_STAGES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _lease(self) -> Project:
+        if self.ownership == "leased" and self.lease is None:
+            raise ValueError("a leased project needs lease.rent_usd_per_kw_month")
+        return self
+
+
+class Economics(_Strict):
+    revenue_usd_per_h100e_hour: dict[Workload, float]
+    third_party_usd_per_h100e_hour: dict[Workload, float]
+    unserved_penalty_usd_per_h100e_hour: dict[Workload, float] = Field(default_factory=dict)
+    power_usd_per_mwh: float = Field(default=70.0, ge=0)
+    gpu_utilisation: float = Field(default=0.8, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _prices(self) -> Economics:
+        for name in ("revenue_usd_per_h100e_hour", "third_party_usd_per_h100e_hour",
+                     "unserved_penalty_usd_per_h100e_hour"):
+            for workload, price in getattr(self, name).items():
+                if price < 0:
+                    raise ValueError(f"{name}.{workload} must be >= 0, got {price}")
+        for name in ("revenue_usd_per_h100e_hour", "third_party_usd_per_h100e_hour"):
+            missing = {"training", "inference"} - set(getattr(self, name))
+            if missing:
+                raise ValueError(f"{name} needs a price for {sorted(missing)}")
+        return self
+
+
+class FleetEntry(_Strict):
+    accelerator: str
+    region: str
+    gpus: float = Field(ge=0)
+    bought: str
+
+    _q = field_validator("bought", mode="before")(_check_quarter)
+
+
+class CVaR(_Strict):
+    alpha: float = Field(default=0.9, gt=0, lt=1)
+    weight: float = Field(default=0.0, ge=0)
+
+
+class Planning(_Strict):
+    solver: str = "highs"
+    time_limit_s: float = Field(default=60.0, gt=0)
+    mip_gap: float = Field(default=0.01, ge=0, lt=1)
+    leaves: int | None = Field(default=None, ge=1, le=500)
+    relax_integrality: bool = False
+
+
+class Evaluation(_Strict):
+    paths: int = Field(default=200, ge=1, le=100_000)
+    perfect_foresight_paths: int = Field(default=12, ge=0, le=1000)
+    seed: int = 1
+
+
+class Provider(_Strict):
+    """The provider whose pipeline is planned: projects, fleet, economics, risk and solver settings."""
+
+    name: str = "provider"
+    discount_rate: float = Field(default=0.08, ge=0, lt=1)
+    gpu_life_years: float = Field(default=5.0, gt=0, le=15)
+    facility_residual_fraction: float = Field(default=0.6, ge=0, le=1)
+    economics: Economics
+    fleet: list[FleetEntry] = Field(default_factory=list)
+    projects: list[Project] = Field(default_factory=list)
+    cvar: CVaR = Field(default_factory=CVaR)
+    planning: Planning = Field(default_factory=Planning)
+    evaluation: Evaluation = Field(default_factory=Evaluation)
+
+
 class Scenario(_Strict):
     """Every input of a pacer run."""
 
@@ -203,6 +313,7 @@ class Scenario(_Strict):
     roadmap: list[RoadmapEntry] = Field(min_length=1)
     facility: Facility = Field(default_factory=Facility)
     demand: DemandSpec
+    provider: Provider | None = None
     base_dir: str = Field(default=".", exclude=True)
 
     @property
@@ -290,6 +401,27 @@ def _cross_check(s: Scenario) -> None:
                                  f"not supported by roadmap accelerator {acc}")
 
 
+def _check_provider(s: Scenario) -> None:
+    if s.provider is None:
+        return
+    regions = set(s.regions)
+    seen: set[str] = set()
+    for i, p in enumerate(s.provider.projects):
+        where = f"provider.projects[{i}]"
+        if p.id in seen:
+            raise InputError(f"{where}.id", p.id, "duplicate project id")
+        seen.add(p.id)
+        if p.region not in regions:
+            raise InputError(f"{where}.region", p.region, f"unknown region; {did_you_mean(p.region, regions)}")
+    qs = s.quarters
+    for i, f in enumerate(s.provider.fleet):
+        get_accelerator(f.accelerator, f"provider.fleet[{i}].accelerator")
+        if f.region not in regions:
+            raise InputError(f"provider.fleet[{i}].region", f.region, "unknown region")
+        if quarter(f.bought) > qs[0]:
+            raise InputError(f"provider.fleet[{i}].bought", f.bought, f"must be at or before the horizon start {qs[0]}")
+
+
 def parse_scenario(data: Any, base_dir: str | Path = ".") -> Scenario:
     """Validate a scenario given as plain data (a dict, as read from YAML)."""
     if not isinstance(data, dict):
@@ -303,6 +435,7 @@ def parse_scenario(data: Any, base_dir: str | Path = ".") -> Scenario:
         message = err["msg"].removeprefix("Value error, ")
         raise PacerError(f"{_format_loc(loc)}: {message}, got {value!r}") from exc
     _cross_check(scenario)
+    _check_provider(scenario)
     return scenario
 
 

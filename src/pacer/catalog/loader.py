@@ -79,11 +79,32 @@ class Efficiency(BaseModel):
         return self.model_copy(update={section: part.model_copy(update=updates)})
 
 
+class StageDefaults(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    duration_quarters: int = Field(ge=0)
+    spend_usd_per_mw: float = Field(ge=0)
+    cancel_fee_usd_per_mw: float = Field(ge=0)
+
+
+class LeaseDefaults(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rent_usd_per_kw_month: float = Field(gt=0)
+    fit_out_share: float = Field(ge=0, le=1)
+    source: Source
+
+
 class Facilities(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     network_storage_overhead: Factor
     pue: dict[str, Factor] = Field(min_length=1)
+    stages: dict[str, StageDefaults]
+    stages_source: Source
+    lease: LeaseDefaults
+    owned_opex_usd_per_mw_quarter: Factor
+    hold_usd_per_mw_quarter: Factor
 
 
 def _read_yaml(name: str) -> Any:

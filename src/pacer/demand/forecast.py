@@ -233,6 +233,19 @@ def _it_w_per_gpu(accelerator: str) -> float:
     return get_accelerator(accelerator).server_power_per_accelerator_w * (1.0 + overhead)
 
 
+def demand_paths(s: Scenario, n_paths: int, seed: int) -> np.ndarray:
+    """Sampled demand in H100-equivalents per (path, quarter, region, workload), for fresh evaluation."""
+    if s.demand.table is not None:
+        values, probs, _ = _table_demand(s)
+        rng = np.random.default_rng(seed)
+        return values[rng.choice(len(probs), size=n_paths, p=probs / probs.sum())]
+    growth, vol, events = _drivers(s)
+    levels = sample_growth_paths(n_paths, len(s.quarters), growth, vol, correlation=s.demand.drivers.correlation,
+                                 events=events, seed=seed)
+    gpus, accelerators, _, _ = _per_path_demand(s, levels)
+    return gpus @ np.array([_h100e_factor(a) for a in accelerators])
+
+
 def _table_demand(s: Scenario) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """A user's demand table: (scenarios, quarters, regions, workloads) H100e and the probabilities."""
     path = Path(s.demand.table or "")

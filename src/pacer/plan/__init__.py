@@ -1,0 +1,79 @@
+"""Plan and pace a datacenter pipeline: a stochastic optimisation over the demand tree."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from pacer.demand.forecast import demand_paths, forecast
+from pacer.errors import InputError
+from pacer.plan.evaluate import evaluate
+from pacer.plan.problem import PlanProblem, build_problem
+from pacer.plan.result import PlanResult, decision_table, plan_dataset
+from pacer.plan.solve import SolveOutcome, solve_problem
+from pacer.scenario import Scenario, load_scenario
+
+__all__ = ["PlanProblem", "PlanResult", "SolveOutcome", "build_problem", "plan", "solve_problem"]
+
+
+def plan(
+    scenario: Scenario | str | Path,
+    *,
+    leaves: int | None = None,
+    evaluate_out_of_sample: bool = True,
+    evaluation_paths: int | None = None,
+    perfect_foresight_paths: int | None = None,
+    solver: str | None = None,
+    time_limit_s: float | None = None,
+    cvar_weight: float | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> PlanResult:
+    """Plan the provider's pipeline against the scenario's demand tree, and judge it out of sample.
+
+    Parameters
+    ----------
+    leaves
+        Scenarios of the planning tree (default ``provider.planning.leaves``, else the demand's).
+    evaluate_out_of_sample
+        Score the plan and the simple policies on fresh demand paths (``provider.evaluation``).
+    solver, time_limit_s, cvar_weight
+        Override ``provider.planning`` / ``provider.cvar``.
+
+    Returns
+    -------
+    PlanResult
+        Status, objective, bound, gap and timings; decisions per project and node; expected
+        trajectories (``.dataset``); ``.evaluation`` per policy.
+    """
+    s = load_scenario(scenario) if isinstance(scenario, str | Path) else scenario
+    if s.provider is None:
+        raise InputError("provider", None, "the scenario needs a provider section to plan")
+    step = on_step or (lambda _: None)
+    cfg = s.provider.planning
+    n_leaves = leaves or cfg.leaves or s.demand.uncertainty.leaves
+    step("forecasting demand")
+    demand = forecast(s, leaves=n_leaves)
+    problem = build_problem(s, demand)
+    if cvar_weight is not None:
+        if cvar_weight < 0:
+            raise InputError("cvar_weight", cvar_weight, "must be >= 0")
+        problem = problem.with_cvar_weight(cvar_weight)
+    step("solving the stochastic plan")
+    outcome = solve_problem(problem, solver=solver or cfg.solver, time_limit_s=time_limit_s or cfg.time_limit_s,
+                            mip_gap=cfg.mip_gap, relax_integrality=cfg.relax_integrality)
+    evaluation = {}
+    if evaluate_out_of_sample:
+        ev = s.provider.evaluation
+        n_paths = evaluation_paths or ev.paths
+        step("sampling fresh demand paths")
+        fresh = demand_paths(s, n_paths, seed=ev.seed + 10_007) / 1e3
+        evaluation = evaluate(problem, outcome.decisions, fresh,
+                              perfect_foresight_paths=(ev.perfect_foresight_paths if perfect_foresight_paths is None
+                                                       else perfect_foresight_paths),
+                              solver=solver or cfg.solver, time_limit_s=time_limit_s or cfg.time_limit_s,
+                              mip_gap=cfg.mip_gap, on_step=step)
+    table = decision_table(problem, outcome)
+    return PlanResult(scenario=s, problem=problem, outcome=outcome, decisions=table,
+                      dataset=plan_dataset(problem, outcome), evaluation=evaluation | {"_paths": np.int64(0)})

@@ -1,0 +1,142 @@
+"""The data of one planning problem: a tree of demand, a pipeline, GPU generations and economics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from pacer.catalog import get_accelerator, load_facilities
+from pacer.demand.forecast import REFERENCE_ACCELERATOR, DemandForecast
+from pacer.errors import InputError
+from pacer.pipeline import PipelineTable, build_pipeline
+from pacer.scenario import Scenario, quarter
+
+HOURS_PER_QUARTER = 365.25 * 24 / 4
+WORKLOADS = ("training", "inference")
+
+
+@dataclass(frozen=True)
+class PlanProblem:
+    """Everything the planner and the evaluator need, as arrays (units in the field names).
+
+    Demand and capacity are in thousands of H100-equivalents (``kh100e``), GPUs in thousands
+    (``kgpu``), money in USD.
+    """
+
+    nodes: pd.DataFrame  # node, parent, quarter (index into quarters), probability
+    quarters: list[str]
+    regions: list[str]
+    demand_kh100e: np.ndarray  # node x region x workload
+    pipeline: PipelineTable
+    generations: pd.DataFrame  # accelerator, available (quarter index), price_usd, h100e, it_mw_per_kgpu
+    life_quarters: int
+    init_fleet_kgpu: np.ndarray  # generation x region, alive at the start
+    init_retire_kgpu: np.ndarray  # generation x region x quarter: initial GPUs retiring in each quarter
+    init_book_usd: np.ndarray  # generation x region
+    revenue_usd_per_h100e_hour: np.ndarray  # workload
+    third_party_usd_per_h100e_hour: np.ndarray
+    unserved_penalty_usd_per_h100e_hour: np.ndarray
+    power_usd_per_mwh: float
+    gpu_utilisation: float
+    pue: np.ndarray  # region
+    discount_rate: float
+    facility_residual_fraction: float
+    cvar_alpha: float
+    cvar_weight: float
+
+    @property
+    def discount(self) -> np.ndarray:
+        """Discount factor of each node's cash flow (end of its quarter)."""
+        t = self.nodes.quarter.to_numpy() + 1
+        return (1.0 + self.discount_rate) ** (-t / 4.0)
+
+    @property
+    def leaves(self) -> np.ndarray:
+        q = self.nodes.quarter.to_numpy()
+        return self.nodes.node.to_numpy()[q == q.max()]
+
+    def path_matrix(self) -> np.ndarray:
+        """leaves x nodes: 1 where the node lies on the leaf's path."""
+        parent = self.nodes.parent.to_numpy()
+        leaves = self.leaves
+        out = np.zeros((len(leaves), len(self.nodes)))
+        current = leaves.copy()
+        for _ in range(int(self.nodes.quarter.max()) + 1):
+            out[np.arange(len(leaves)), current] = 1.0
+            current = np.where(parent[current] >= 0, parent[current], current)
+        return out
+
+    def with_demand(self, nodes: pd.DataFrame, demand_kh100e: np.ndarray) -> PlanProblem:
+        """The same problem on another tree (e.g. one path for perfect foresight)."""
+        return replace(self, nodes=nodes, demand_kh100e=demand_kh100e)
+
+    def with_cvar_weight(self, weight: float) -> PlanProblem:
+        return replace(self, cvar_weight=weight)
+
+
+def chain_nodes(n_quarters: int) -> pd.DataFrame:
+    """A single-path tree: one node per quarter."""
+    q = np.arange(n_quarters)
+    return pd.DataFrame({"node": q, "parent": q - 1, "quarter": q, "probability": 1.0, "paths": 1})
+
+
+def build_problem(scenario: Scenario, demand: DemandForecast) -> PlanProblem:
+    """Assemble the planning problem of ``scenario``'s provider against ``demand``'s tree."""
+    provider = scenario.provider
+    if provider is None:
+        raise InputError("provider", None, "the scenario needs a provider section to plan")
+    if not provider.projects:
+        raise InputError("provider.projects", [], "needs at least one project")
+    quarters = [str(q) for q in scenario.quarters]
+    q0 = quarter(quarters[0])
+    regions = list(scenario.regions)
+    ds = demand.dataset
+    demand_kh100e = ds.gpus_h100e.transpose("node", "region", "workload").sel(
+        region=regions, workload=list(WORKLOADS)).to_numpy() / 1e3
+    nodes = demand.tree.nodes[["node", "parent", "quarter", "probability"]].copy()
+
+    life = max(1, round(provider.gpu_life_years * 4))
+    overhead = load_facilities().network_storage_overhead.value
+    entries = sorted(scenario.roadmap, key=lambda e: quarter(e.available))
+    rows = []
+    for e in entries:
+        acc = get_accelerator(e.accelerator)
+        rows.append({
+            "accelerator": acc.id, "available": max(0, (quarter(e.available) - q0).n), "price_usd": acc.price_usd,
+            "h100e": acc.peak_tflops("bf16") / get_accelerator(REFERENCE_ACCELERATOR).peak_tflops("bf16"),
+            "it_mw_per_kgpu": acc.server_power_per_accelerator_w * (1 + overhead) * 1000 / 1e6,
+        })
+    generations = pd.DataFrame(rows).drop_duplicates("accelerator").reset_index(drop=True)
+    gen_index = {a: i for i, a in enumerate(generations.accelerator)}
+    init = np.zeros((len(generations), len(regions)))
+    retire = np.zeros((len(generations), len(regions), len(quarters)))
+    book = np.zeros_like(init)
+    for i, f in enumerate(provider.fleet):
+        if f.accelerator not in gen_index:
+            raise InputError(f"provider.fleet[{i}].accelerator", f.accelerator, "must be on the roadmap")
+        g, r = gen_index[f.accelerator], regions.index(f.region)
+        age = (q0 - quarter(f.bought)).n
+        if age >= life:
+            continue
+        init[g, r] += f.gpus / 1e3
+        retire_at = life - age
+        if retire_at < len(quarters):
+            retire[g, r, retire_at] += f.gpus / 1e3
+        book[g, r] += f.gpus * generations.price_usd[g] * (1 - age / life)
+
+    econ = provider.economics
+    price = lambda d: np.array([d.get(w, 0.0) for w in WORKLOADS])  # noqa: E731
+    return PlanProblem(
+        nodes=nodes, quarters=quarters, regions=regions, demand_kh100e=demand_kh100e,
+        pipeline=build_pipeline(provider), generations=generations, life_quarters=life,
+        init_fleet_kgpu=init, init_retire_kgpu=retire, init_book_usd=book,
+        revenue_usd_per_h100e_hour=price(econ.revenue_usd_per_h100e_hour),
+        third_party_usd_per_h100e_hour=price(econ.third_party_usd_per_h100e_hour),
+        unserved_penalty_usd_per_h100e_hour=price(econ.unserved_penalty_usd_per_h100e_hour),
+        power_usd_per_mwh=econ.power_usd_per_mwh, gpu_utilisation=econ.gpu_utilisation,
+        pue=np.array([scenario.pue_of(r) for r in regions]), discount_rate=provider.discount_rate,
+        facility_residual_fraction=provider.facility_residual_fraction,
+        cvar_alpha=provider.cvar.alpha, cvar_weight=provider.cvar.weight,
+    )
