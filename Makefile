@@ -26,6 +26,7 @@ demo: install
 	$(PACER) size search --model llama-3.1-70b --input-tokens 1000 --output-tokens 1000 --tpot-ms 50 \
 		--plot out/pareto-llama-3.1-70b.html
 	$(PACER) demand examples/seed-2025/scenario.yaml --plot out/demand-seed-2025.html
+	$(PACER) plan examples/seed-2025/scenario.yaml
 
 test: install
 	$(PY) -m pytest -q

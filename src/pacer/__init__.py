@@ -2,9 +2,19 @@
 
 from pacer.demand import forecast
 from pacer.errors import PacerError
+from pacer.plan import plan
 from pacer.scenario import load_scenario
 from pacer.sizing import size_inference, size_search, size_training
 
 __version__ = "0.1.0"
 
-__all__ = ["PacerError", "__version__", "forecast", "load_scenario", "size_inference", "size_search", "size_training"]
+__all__ = [
+    "PacerError",
+    "__version__",
+    "forecast",
+    "load_scenario",
+    "plan",
+    "size_inference",
+    "size_search",
+    "size_training",
+]

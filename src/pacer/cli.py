@@ -211,6 +211,58 @@ def demand_cmd(
             console.print(f"fan charts written to {plot}")
 
 
+@app.command("plan")
+def plan_cmd(
+    scenario: Annotated[str, typer.Argument(help="Scenario YAML file with a provider section.")],
+    leaves: Annotated[int | None, typer.Option(help="Scenarios of the planning tree.")] = None,
+    evaluate: Annotated[bool, typer.Option(help="Judge the plan out of sample against simple policies.")] = True,
+    paths: Annotated[int | None, typer.Option(help="Fresh demand paths for the evaluation.")] = None,
+    perfect_foresight_paths: Annotated[int | None, typer.Option(help="Paths solved with perfect foresight.")] = None,
+    solver: Annotated[str | None, typer.Option(help="linopy solver name (highs, gurobi, cplex, ...).")] = None,
+    time_limit: Annotated[float | None, typer.Option(help="Solver time limit per solve (s).")] = None,
+    cvar_weight: Annotated[float | None, typer.Option(help="Weight of CVaR in the objective.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Plan and pace the provider's datacenter pipeline under demand uncertainty."""
+    from pacer.plan import plan
+    from pacer.scenario import load_scenario
+
+    for name, value in (("leaves", leaves), ("paths", paths), ("time_limit", time_limit)):
+        if value is not None and value <= 0:
+            raise PacerError(f"{name}: must be > 0, got {value!r}")
+    loaded = load_scenario(scenario)
+    with _progress(True) as progress:
+        task = progress.add_task("planning", total=None)
+        result = plan(loaded, leaves=leaves, evaluate_out_of_sample=evaluate, evaluation_paths=paths,
+                      perfect_foresight_paths=perfect_foresight_paths, solver=solver, time_limit_s=time_limit,
+                      cvar_weight=cvar_weight, on_step=lambda text: progress.update(task, description=text))
+    if as_json:
+        _emit_json(result.to_dict())
+        return
+    console.print(result)
+    console.print(_frame_table(result.projects_table().reset_index(names="project"), "pacing plan: what to do now"))
+    if result.evaluation:
+        rows = [{"policy": k, **{c: v.get(c) for c in ("mean_npv_usd", "cvar_npv_usd", "utilisation",
+                                                        "stranded_mw", "unserved_share", "cancelled_mw")}}
+                for k, v in result.evaluation.items() if isinstance(v, dict) and "mean_npv_usd" in v]
+        import pandas as pd
+
+        console.print(_frame_table(pd.DataFrame(rows), "out-of-sample evaluation"))
+    if result.outcome.status != "optimal":
+        console.print(f"[bold red]warning:[/] {result.to_dict()['warning']}")
+
+
+def _frame_table(frame: Any, title: str) -> Table:
+    from pandas.api.types import is_numeric_dtype
+
+    table = Table(title=title, title_justify="left")
+    for c in frame.columns:
+        table.add_column(str(c), justify="right" if is_numeric_dtype(frame[c]) else "left", no_wrap=True)
+    for row in frame.itertuples(index=False):
+        table.add_row(*(fmt(v) for v in row))
+    return table
+
+
 def _progress(enabled: bool) -> Any:
     """A transient spinner on stderr for steps that can take a second or more."""
     from contextlib import nullcontext
@@ -226,6 +278,9 @@ def _progress(enabled: bool) -> Any:
 class _NoProgress:
     def add_task(self, *args: Any, **kwargs: Any) -> int:
         return 0
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 def _write_html(path: str, what: str) -> None:

@@ -279,7 +279,6 @@ class Planning(_Strict):
     time_limit_s: float = Field(default=60.0, gt=0)
     mip_gap: float = Field(default=0.01, ge=0, lt=1)
     leaves: int | None = Field(default=None, ge=1, le=500)
-    relax_integrality: bool = False
 
 
 class Evaluation(_Strict):

@@ -1,16 +1,11 @@
-"""Projects as a table (one row per project) plus piecewise-linear cost curves over build progress.
+"""Projects as tables: one row per project, and per (project, stage) arrays for the planner.
 
-Progress is measured in quarters of work left before a project goes live, from where it stands now
-(``remaining_quarters``). Two functions of progress ``x`` feed the planner:
-
-* cumulative spend ``C(x)``: the owner's spend on the stages it has completed (leased projects pay
-  only their share of fit-out; the landlord builds the rest);
-* the cancellation fee ``F(x)`` if the project is dropped at progress ``x``: small for early options,
-  large once a lease is signed.
-
-Both are stored as lines (``value + slope * (x - start)``) whose maximum is the lower convex envelope
-of the stage breakpoints, so the planner can bound them from above with linear constraints. When stage
-spend per quarter rises stage by stage (the usual case) the envelope is exact.
+A project is a campus delivered in phases (halls). For each build stage ``k`` (land, permits, shell,
+power, fit-out) the planner tracks the share of the campus that has completed it; a share completes
+stage ``k`` only after completing ``k - 1``, and the share that has completed fit-out is live. The
+arrays here give, per project and stage: the stage's duration for the whole campus, the owner's spend
+for the whole campus to complete it, the cancellation fee per share that has entered it, and the
+share already completed today.
 """
 
 from __future__ import annotations
@@ -27,53 +22,26 @@ from pacer.scenario import BUILD_STAGES, Project, Provider
 #: Months of rent a signed lease costs to cancel before and after commencement (assumption).
 LEASE_BREAK_MONTHS_SIGNED = 12
 LEASE_BREAK_MONTHS_LIVE = 24
-#: Stages from which a lease counts as signed (before: a pre-lease option).
+#: The stage from which a lease counts as signed (before it, a pre-lease option).
 SIGNED_FROM = "shell"
-
-
-def convex_envelope(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lower convex hull of points sorted by ``x`` (monotone chain); returns hull ``x`` and ``y``."""
-    hull: list[tuple[float, float]] = []
-    for px, py in zip(x.tolist(), y.tolist(), strict=True):
-        while len(hull) >= 2:
-            (x1, y1), (x2, y2) = hull[-2], hull[-1]
-            if (x2 - x1) * (py - y1) - (y2 - y1) * (px - x1) <= 0:  # not a left turn: drop the middle
-                hull.pop()
-            else:
-                break
-        if hull and px == hull[-1][0]:
-            if py < hull[-1][1]:
-                hull[-1] = (px, py)
-            continue
-        hull.append((px, py))
-    hx, hy = zip(*hull, strict=True)
-    return np.array(hx), np.array(hy)
-
-
-def _lines(x: np.ndarray, y: np.ndarray) -> list[tuple[float, float, float]]:
-    """(start, value, slope) lines of a convex piecewise-linear function through hull points."""
-    if len(x) == 1:
-        return [(float(x[0]), float(y[0]), 0.0)]
-    slopes = np.diff(y) / np.diff(x)
-    return [(float(x[k]), float(y[k]), float(slopes[k])) for k in range(len(slopes))]
 
 
 @dataclass(frozen=True)
 class PipelineTable:
-    """Projects (rows) and their cost curves (``capex`` and ``fee`` lines over ``segment``)."""
+    """``frame``: one row per project. ``stages``: (project, stage) arrays (see module docstring)."""
 
     frame: pd.DataFrame
-    capex: xr.Dataset
-    fee: xr.Dataset
-    stage_starts: pd.DataFrame  # project x stage: progress at which each remaining stage starts
+    stages: xr.Dataset
 
-    def stage_at(self, project: str, progress: float) -> str:
-        """The stage a project is in after ``progress`` quarters of work from now."""
-        starts = self.stage_starts.loc[project]
-        if progress >= self.frame.loc[project, "remaining_quarters"] - 1e-6:
-            return "live"
-        reached = starts[starts <= progress + 1e-6]
-        return str(reached.index[-1]) if len(reached) else str(self.frame.loc[project, "stage"])
+    def stage_of(self, completed: np.ndarray) -> np.ndarray:
+        """Furthest stage in progress given completed shares (project, stage[, ...]): a stage name."""
+        names = np.array([*BUILD_STAGES, "live"])
+        started = np.concatenate([np.ones_like(completed[:, :1]), completed], axis=1) > 1e-6
+        # The first stage not fully completed among those whose predecessor has begun.
+        unfinished = np.concatenate([completed < 1 - 1e-6, np.zeros_like(completed[:, :1], dtype=bool)], axis=1)
+        index = np.argmax(unfinished & started, axis=1)
+        index = np.where((unfinished & started).any(axis=1), index, len(BUILD_STAGES))
+        return names[index]
 
 
 def _stage_values(project: Project) -> tuple[dict[str, int], dict[str, float], dict[str, float]]:
@@ -83,16 +51,18 @@ def _stage_values(project: Project) -> tuple[dict[str, int], dict[str, float], d
         base = fac.stages[stage]
         o = project.stages.get(stage)
         durations[stage] = o.duration_quarters if o and o.duration_quarters is not None else base.duration_quarters
-        spend[stage] = (o.spend_usd_per_mw if o and o.spend_usd_per_mw is not None else base.spend_usd_per_mw)
+        spend[stage] = o.spend_usd_per_mw if o and o.spend_usd_per_mw is not None else base.spend_usd_per_mw
         fees[stage] = (o.cancel_fee_usd_per_mw if o and o.cancel_fee_usd_per_mw is not None
                        else base.cancel_fee_usd_per_mw)
     return durations, spend, fees
 
 
 def build_pipeline(provider: Provider) -> PipelineTable:
-    """Tables of the provider's projects for the planner."""
+    """Tables of the provider's projects for the planner and the evaluator."""
     fac = load_facilities()
-    rows, capex_lines, fee_lines, starts_rows = [], [], [], []
+    rows = []
+    duration, spend_all, fee_all, done_now = [], [], [], []
+    fee_live = []
     for p in provider.projects:
         durations, spend, fees = _stage_values(p)
         mw = p.power_mw
@@ -105,60 +75,48 @@ def build_pipeline(provider: Provider) -> PipelineTable:
             signed = BUILD_STAGES.index(SIGNED_FROM)
             fees = {s: max(fees[s], monthly * LEASE_BREAK_MONTHS_SIGNED) if i >= signed else fees[s]
                     for i, s in enumerate(BUILD_STAGES)}
-            live_fee = monthly * LEASE_BREAK_MONTHS_LIVE
+            live = monthly * LEASE_BREAK_MONTHS_LIVE
         else:
-            live_fee = fees["fit-out"]
-        # Remaining work from the current stage.
+            live = fees["fit-out"]
+        # Fees per share grow stage by stage (a running maximum keeps the planner's fee exact).
+        running = np.maximum.accumulate(np.array([fees[s] for s in BUILD_STAGES] + [live]))
+        completed = np.zeros(len(BUILD_STAGES))
         if p.stage == "live":
-            remaining = {s: 0 for s in BUILD_STAGES}
+            completed[:] = 1.0
         else:
             now = BUILD_STAGES.index(p.stage)
-            remaining = {s: (0 if i < now else durations[s] - (p.quarters_in_stage if i == now else 0))
-                         for i, s in enumerate(BUILD_STAGES)}
-            remaining = {s: max(q, 0) for s, q in remaining.items()}
-        x, c, fx, fy = [0.0], [0.0], [], []
-        stage_start: dict[str, float] = {}
-        for s in BUILD_STAGES:
-            q = remaining[s]
-            if durations[s] > 0 and (q > 0 or (p.stage == s)):
-                stage_start[s] = x[-1]
-                fx.append(x[-1])
-                fy.append(fees[s] * mw)
-            if q > 0:
-                rate = spend[s] * mw / max(durations[s], 1)
-                x.append(x[-1] + q)
-                c.append(c[-1] + rate * q)
-        work = x[-1]
-        fx.append(work)
-        fy.append(live_fee * mw)
-        cx, cy = convex_envelope(np.array(x), np.array(c))
-        ex, ey = convex_envelope(np.array(fx), np.array(fy))
-        capex_lines.append(_lines(cx, cy))
-        fee_lines.append(_lines(ex, ey))
-        starts_rows.append({s: stage_start.get(s, np.nan) for s in BUILD_STAGES})
+            completed[:now] = 1.0
+            d = durations[p.stage]
+            completed[now] = min(p.quarters_in_stage / d, 1.0) if d > 0 else 1.0
+        duration.append([durations[s] for s in BUILD_STAGES])
+        spend_all.append([spend[s] * mw for s in BUILD_STAGES])
+        fee_all.append(running[:-1] * mw)
+        fee_live.append(running[-1] * mw)
+        done_now.append(completed)
+        remaining = float(np.sum((1 - completed) * np.array([durations[s] for s in BUILD_STAGES])))
         hold = (p.hold_usd_per_mw_quarter if p.hold_usd_per_mw_quarter is not None
                 else fac.hold_usd_per_mw_quarter.value) * mw
         rows.append({
             "project": p.id, "region": p.region, "power_mw": mw, "ownership": p.ownership, "stage": p.stage,
-            "remaining_quarters": work,
-            # Quarters over which capacity comes online (halls delivered through fit-out).
-            "phase_quarters": float(max(min(remaining["fit-out"], work), 1.0)) if work > 0 else 1.0, "capex_remaining_usd": c[-1], "build_capex_usd": total_build * mw,
+            "remaining_quarters": remaining, "build_capex_usd": total_build * mw,
             "rent_usd_per_quarter": rent_q,
             "opex_usd_per_quarter": fac.owned_opex_usd_per_mw_quarter.value * mw if p.ownership == "owned" else 0.0,
-            "hold_usd_per_quarter": hold, "max_fee_usd": float(max(fy)),
+            "hold_usd_per_quarter": hold, "fee_live_usd": running[-1] * mw,
         })
     frame = pd.DataFrame(rows).set_index("project")
     ids = frame.index.to_list()
-
-    def as_dataset(lines: list[list[tuple[float, float, float]]]) -> xr.Dataset:
-        n = max(len(x) for x in lines)
-        padded = [x + [x[-1]] * (n - len(x)) for x in lines]
-        arr = np.array(padded)  # project, segment, (start, value, slope)
-        return xr.Dataset(
-            {"start": (("project", "segment"), arr[:, :, 0]), "value": (("project", "segment"), arr[:, :, 1]),
-             "slope": (("project", "segment"), arr[:, :, 2])},
-            coords={"project": ids, "segment": np.arange(n)},
-        )
-
-    starts = pd.DataFrame(starts_rows, index=ids)
-    return PipelineTable(frame=frame, capex=as_dataset(capex_lines), fee=as_dataset(fee_lines), stage_starts=starts)
+    dims = ("project", "stage")
+    fee = np.array(fee_all)
+    stages = xr.Dataset(
+        {
+            "duration_quarters": (dims, np.array(duration, dtype=float)),
+            "spend_usd": (dims, np.array(spend_all)),
+            "fee_usd": (dims, fee),
+            # Fee added by entering each stage (and, for the live share, by commencement).
+            "fee_step_usd": (dims, np.diff(fee, axis=1, prepend=0.0)),
+            "completed_now": (dims, np.array(done_now)),
+        },
+        coords={"project": ids, "stage": list(BUILD_STAGES)},
+    )
+    stages["fee_step_live_usd"] = ("project", np.array(fee_live) - fee[:, -1])
+    return PipelineTable(frame=frame, stages=stages)

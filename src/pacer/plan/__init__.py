@@ -62,7 +62,7 @@ def plan(
         problem = problem.with_cvar_weight(cvar_weight)
     step("solving the stochastic plan")
     outcome = solve_problem(problem, solver=solver or cfg.solver, time_limit_s=time_limit_s or cfg.time_limit_s,
-                            mip_gap=cfg.mip_gap, relax_integrality=cfg.relax_integrality)
+                            mip_gap=cfg.mip_gap)
     evaluation = {}
     if evaluate_out_of_sample:
         ev = s.provider.evaluation

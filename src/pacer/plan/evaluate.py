@@ -24,69 +24,75 @@ from pacer.plan.solve import Decisions, solve_problem
 
 @dataclass
 class PathDecisions:
-    """Decisions along evaluation paths: (path, project, quarter) and (path, generation, region, quarter)."""
+    """Decisions along evaluation paths: keep (path, project, quarter), completed (path, project, stage,
+    quarter) and buy (path, generation, region, quarter)."""
 
-    advance: np.ndarray
     keep: np.ndarray
-    done: np.ndarray
+    completed: np.ndarray
     buy_kgpu: np.ndarray
 
 
-def _lines_max(lines: Any, x: np.ndarray) -> np.ndarray:
-    """max_k value_k + slope_k (x - start_k) for x of shape (path, project, quarter)."""
-    start, value, slope = (lines[v].to_numpy()[None, :, None, :] for v in ("start", "value", "slope"))
-    return (value + slope * (x[..., None] - start)).max(axis=-1)
+def _previous(a: np.ndarray, first: np.ndarray | float) -> np.ndarray:
+    """Values at the previous quarter along the last axis, ``first`` before the first quarter."""
+    start = np.broadcast_to(first, a[..., :1].shape) if np.ndim(first) else np.full(a[..., :1].shape, first)
+    return np.concatenate([start, a[..., :-1]], axis=-1)
 
 
 def simulate(problem: PlanProblem, d: PathDecisions, demand_kh100e: np.ndarray) -> dict[str, np.ndarray]:
-    """Cash flows (USD) and metrics of decisions ``d`` on demand paths (path, quarter, region, workload)."""
+    """Cash flows (USD) and metrics of decisions ``d`` on demand paths (path, quarter, region, workload).
+
+    The same accounting as the planner's objective: applied to the planner's own tree it reproduces
+    the objective value (tested).
+    """
     p = problem
     frame = p.pipeline.frame
-    n_paths, n_q = demand_kh100e.shape[:2]
-    work = frame.remaining_quarters.to_numpy()[None, :, None]
-    progress = np.minimum(np.cumsum(d.advance, axis=2), work)
-    progress_prev = np.concatenate([np.zeros_like(progress[:, :, :1]), progress[:, :, :-1]], axis=2)
-    spent = np.maximum(_lines_max(p.pipeline.capex, progress), 0.0)
-    spend = np.diff(spent, axis=2, prepend=0.0)
-    keep_prev = np.concatenate([np.ones_like(d.keep[:, :, :1]), d.keep[:, :, :-1]], axis=2)
-    cancel = np.clip(keep_prev - d.keep, 0, 1)
-    fee = cancel * np.maximum(_lines_max(p.pipeline.fee, progress_prev), 0.0)
+    st = p.pipeline.stages
+    n_q = demand_kh100e.shape[1]
+    keep_prev = _previous(d.keep, 1.0)
+    prior = _previous(d.completed, st.completed_now.to_numpy()[None, :, :, None])
+    step = np.clip(d.completed - prior, 0, None)
+    spend = (step * st.spend_usd.to_numpy()[None, :, :, None]).sum(2)
+    entered = np.concatenate([keep_prev[:, :, None, :], prior[:, :, :-1, :]], axis=2)
+    dropped = np.clip(entered - d.keep[:, :, None, :], 0, None)
+    dropped_live = np.clip(prior[:, :, -1, :] - d.keep, 0, None)
+    fees = ((dropped * st.fee_step_usd.to_numpy()[None, :, :, None]).sum(2)
+            + dropped_live * st.fee_step_live_usd.to_numpy()[None, :, None])
+    live_share = d.completed[:, :, -1, :]
     col = lambda name: frame[name].to_numpy()[None, :, None]  # noqa: E731
-    hold = col("hold_usd_per_quarter") * np.clip(d.keep - d.advance - d.done, 0, None)
-    project_cost = (spend + fee + hold + d.done * (col("rent_usd_per_quarter") + col("opex_usd_per_quarter"))).sum(1)
+    hold = col("hold_usd_per_quarter") * (d.keep - live_share)
+    running = live_share * (col("rent_usd_per_quarter") + col("opex_usd_per_quarter"))
+    project_cost = (spend + fees + hold + running).sum(1)
 
     gens = p.generations
     price = gens.price_usd.to_numpy()[None, :, None, None] * 1e3  # USD per kGPU
-    L = p.life_quarters
+    life = p.life_quarters
     shifted = np.zeros_like(d.buy_kgpu)
-    if L < n_q:
-        shifted[..., L:] = d.buy_kgpu[..., :-L]
+    if life < n_q:
+        shifted[..., life:] = d.buy_kgpu[..., :-life]
     retire_init = p.init_retire_kgpu[None, :, :, :n_q]
     fleet = p.init_fleet_kgpu[None, :, :, None] + np.cumsum(d.buy_kgpu - shifted - retire_init, axis=3)
-    fleet_prev = np.concatenate([np.broadcast_to(p.init_fleet_kgpu[None, :, :, None], fleet[..., :1].shape),
-                                 fleet[..., :-1]], axis=3)
-    book = p.init_book_usd[None, :, :, None] + np.cumsum(price * d.buy_kgpu - price / L * fleet_prev, axis=3)
+    fleet_prev = _previous(fleet, p.init_fleet_kgpu[None, :, :, None])
+    book = p.init_book_usd[None, :, :, None] + np.cumsum(price * d.buy_kgpu - price / life * fleet_prev, axis=3)
     it_mw = gens.it_mw_per_kgpu.to_numpy()[None, :, None, None]
     gpu_mw = (fleet * it_mw).sum(1) * p.pue[None, :, None]  # path, region, quarter
     region_of = (frame.region.to_numpy()[:, None] == np.array(p.regions)[None, :]).astype(float)
-    live_mw = np.einsum("pjq,j,jr->prq", d.done, frame.power_mw.to_numpy(), region_of)
+    live_mw = np.einsum("pjq,j,jr->prq", live_share, frame.power_mw.to_numpy(), region_of)
     capacity = (fleet * gens.h100e.to_numpy()[None, :, None, None]).sum(1)  # path, region, quarter
 
     rev, tp, pen = (p.revenue_usd_per_h100e_hour, p.third_party_usd_per_h100e_hour,
                     p.unserved_penalty_usd_per_h100e_hour)
-    gain = np.minimum(tp, rev + pen)
-    order = np.argsort(-gain, kind="stable")
+    gain = np.minimum(tp, rev + pen)  # what own capacity saves over the best alternative, per workload
     demand = demand_kh100e.transpose(0, 2, 3, 1)  # path, region, workload, quarter
     own = np.zeros_like(demand)
     left = capacity.copy()
-    for w in order:
+    for w in np.argsort(-gain, kind="stable"):  # two workloads: serve the one own capacity saves most on
         own[:, :, w] = np.minimum(demand[:, :, w], left)
         left = left - own[:, :, w]
     rest = demand - own
     to_third = (rev - tp >= -pen)[None, None, :, None]
     third = np.where(to_third, rest, 0.0)
     unserved = np.where(to_third, 0.0, rest)
-    per = 1e3 * HOURS_PER_QUARTER  # H100e-hours per kH100e-quarter
+    per = 1e3 * HOURS_PER_QUARTER
     w_ = lambda a: a[None, None, :, None]  # noqa: E731
     revenue = ((own + third) * w_(rev) * per).sum((1, 2))
     costs = (third * w_(tp) * per + unserved * w_(pen) * per).sum((1, 2))
@@ -95,19 +101,18 @@ def simulate(problem: PlanProblem, d: PathDecisions, demand_kh100e: np.ndarray) 
     cash = revenue - costs - energy - gpu_capex - project_cost
     residual = np.where(frame.ownership.to_numpy() == "owned",
                         frame.build_capex_usd.to_numpy() * p.facility_residual_fraction, 0.0)
-    terminal = book[..., -1].sum((1, 2)) + (d.done[:, :, -1] * residual[None, :]).sum(1)
+    terminal = book[..., -1].sum((1, 2)) + (live_share[:, :, -1] * residual[None, :]).sum(1)
     disc = (1.0 + p.discount_rate) ** (-(np.arange(n_q) + 1) / 4.0)
     npv = (cash * disc[None, :]).sum(1) + terminal * disc[-1]
-    served_own = own.sum((1, 2))
     return {
         "npv_usd": npv,
         "cash_flow_usd": cash,
-        "utilisation": served_own.sum(1) / np.maximum(capacity.sum((1, 2)), 1e-12),
+        "utilisation": own.sum((1, 2)).sum(1) / np.maximum(capacity.sum((1, 2)), 1e-12),
         "stranded_mw": np.clip(live_mw - gpu_mw, 0, None).sum(1).mean(1),
         "unserved_share": unserved.sum((1, 2, 3)) / np.maximum(demand.sum((1, 2, 3)), 1e-12),
         "third_party_share": third.sum((1, 2, 3)) / np.maximum(demand.sum((1, 2, 3)), 1e-12),
         "live_mw_end": live_mw[..., -1].sum(1),
-        "cancelled_mw": (cancel * frame.power_mw.to_numpy()[None, :, None]).sum((1, 2)),
+        "cancelled_mw": ((keep_prev - d.keep).clip(0, None) * frame.power_mw.to_numpy()[None, :, None]).sum((1, 2)),
     }
 
 
@@ -140,10 +145,10 @@ def follow_tree(problem: PlanProblem, path_kh100e: np.ndarray) -> np.ndarray:
 
 
 def tree_policy(decisions: Decisions, node_path: np.ndarray) -> PathDecisions:
+    """The tree's decisions along each path's nodes."""
     return PathDecisions(
-        advance=decisions.advance[:, node_path].transpose(1, 0, 2),
         keep=decisions.keep[:, node_path].transpose(1, 0, 2),
-        done=decisions.done[:, node_path].transpose(1, 0, 2),
+        completed=decisions.completed[:, :, node_path].transpose(2, 0, 1, 3),
         buy_kgpu=decisions.buy_kgpu[:, :, node_path].transpose(2, 0, 1, 3),
     )
 
@@ -151,40 +156,50 @@ def tree_policy(decisions: Decisions, node_path: np.ndarray) -> PathDecisions:
 def chain_policy(decisions: Decisions, n_paths: int) -> PathDecisions:
     """Decisions of a single-path plan, applied to every path."""
     rep = lambda a: np.broadcast_to(a[None], (n_paths, *a.shape))  # noqa: E731
-    return PathDecisions(advance=rep(decisions.advance), keep=rep(decisions.keep), done=rep(decisions.done),
-                         buy_kgpu=rep(decisions.buy_kgpu))
+    return PathDecisions(keep=rep(decisions.keep), completed=rep(decisions.completed), buy_kgpu=rep(decisions.buy_kgpu))
 
 
 def rule_policy(problem: PlanProblem, n_q: int, *, build: bool) -> Decisions:
-    """``build_all`` (advance everything) or ``never_build`` (drop what is not live); fill live MW with GPUs."""
+    """``build_all`` (advance everything at full pace) or ``never_build`` (drop what is not live); both
+    fill live MW with the newest GPUs as it comes."""
     frame = problem.pipeline.frame
-    work = frame.remaining_quarters.to_numpy()
-    n_j = len(frame)
-    live_now = work <= 0
+    st = problem.pipeline.stages
+    durations = st.duration_quarters.to_numpy()
+    completed_now = st.completed_now.to_numpy()
+    n_j, n_k = completed_now.shape
+    live_now = completed_now[:, -1] >= 1 - 1e-9
+    completed = np.zeros((n_j, n_k, n_q))
     if build:
         keep = np.ones((n_j, n_q))
-        advance = (np.arange(n_q)[None, :] < work[:, None]).astype(float)
-        progress = np.cumsum(advance, axis=1)
-        done = (progress >= work[:, None] - 1e-9).astype(float)
+        state = completed_now.copy()
+        for q in range(n_q):  # one quarter of work per quarter, stage after stage
+            budget = np.ones(n_j)
+            for k in range(n_k):
+                need = (1 - state[:, k]) * durations[:, k]
+                used = np.minimum(need, budget)
+                state[:, k] = np.where(durations[:, k] > 0, state[:, k] + used / np.maximum(durations[:, k], 1e-12),
+                                       np.where(k == 0, 1.0, state[:, k - 1]))
+                state[:, k] = np.minimum(state[:, k], state[:, k - 1] if k else 1.0)
+                budget = budget - used
+            completed[:, :, q] = state
     else:
         keep = np.repeat(live_now[:, None].astype(float), n_q, axis=1)
-        advance = np.zeros((n_j, n_q))
-        done = keep.copy()
+        completed[:] = (completed_now * live_now[:, None])[:, :, None]
     gens = problem.generations
     n_g, n_r = len(gens), len(problem.regions)
     region_of = (frame.region.to_numpy()[:, None] == np.array(problem.regions)[None, :]).astype(float)
-    live_mw = np.einsum("jq,j,jr->rq", done, frame.power_mw.to_numpy(), region_of)
+    live_mw = np.einsum("jq,j,jr->rq", completed[:, -1, :], frame.power_mw.to_numpy(), region_of)
     it_mw = gens.it_mw_per_kgpu.to_numpy()
     buy = np.zeros((n_g, n_r, n_q))
     fleet = problem.init_fleet_kgpu.copy()
-    L = problem.life_quarters
+    life = problem.life_quarters
     for q in range(n_q):  # one step per quarter: the rule looks at retirements and new live MW
-        fleet = fleet - problem.init_retire_kgpu[:, :, q] - (buy[:, :, q - L] if q >= L else 0.0)
+        fleet = fleet - problem.init_retire_kgpu[:, :, q] - (buy[:, :, q - life] if q >= life else 0.0)
         newest = int(np.flatnonzero(gens.available.to_numpy() <= q).max())
         headroom = live_mw[:, q] - (fleet * it_mw[:, None]).sum(0) * problem.pue
         buy[newest, :, q] = np.clip(headroom, 0, None) / (it_mw[newest] * problem.pue)
         fleet = fleet + buy[:, :, q]
-    return Decisions(advance=advance, keep=keep, done=done, buy_kgpu=buy)
+    return Decisions(keep=keep, completed=completed, buy_kgpu=buy)
 
 
 def cvar(values: np.ndarray, alpha: float) -> float:

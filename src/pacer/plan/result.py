@@ -18,44 +18,45 @@ POLICIES = ("stochastic", "deterministic", "build_all", "never_build", "perfect_
 
 
 def decision_table(problem: PlanProblem, outcome: SolveOutcome) -> pd.DataFrame:
-    """One row per (project, node) where something is decided: advance, pace, pause, cancel, live."""
+    """One row per (project, node) where something is decided: advance, pace, pause or cancel.
+
+    ``share`` is the share of the project concerned (cancellations may drop part of a campus);
+    ``live_mw_added`` the capacity that goes live in that quarter.
+    """
     d = outcome.decisions
     nodes = problem.nodes
     parent = nodes.parent.to_numpy()
+    st = problem.pipeline.stages
     frame = problem.pipeline.frame
-    live_now = (frame.remaining_quarters.to_numpy() <= 0).astype(float)[:, None]
     has_parent = parent >= 0
-    pick = lambda a, root: np.where(has_parent[None, :], a[:, np.maximum(parent, 0)], root)  # noqa: E731
-    keep_prev = pick(d.keep, 1.0)
-    done_prev = pick(d.done, live_now)
-    progress = np.cumsum(d.advance[:, np.argsort(nodes.quarter.to_numpy(), kind="stable")], axis=1)  # placeholder
-    del progress
-    # Progress at each node's parent, along the tree.
-    prog = np.zeros_like(d.advance)
-    order = np.argsort(nodes.quarter.to_numpy(), kind="stable")
-    for n in order:  # tree order; one pass over nodes
-        prog[:, n] = d.advance[:, n] + (prog[:, parent[n]] if parent[n] >= 0 else 0.0)
-    prog_prev = pick(prog, 0.0)
-    action = np.full(d.advance.shape, "", dtype=object)
-    cancelled = (keep_prev > 0.5) & (d.keep < 0.5)
-    operating = done_prev > 0.5
-    went_live = (d.done > 0.5) & ~operating
-    kept = d.keep > 0.5
-    action[kept & ~operating & ~went_live & (d.advance >= 0.99)] = "advance"
-    action[kept & ~operating & ~went_live & (d.advance > 0.01) & (d.advance < 0.99)] = "pace"
-    action[kept & ~operating & ~went_live & (d.advance <= 0.01)] = "pause"
-    action[went_live] = "live"
-    action[cancelled] = "cancel"
+    idx = np.maximum(parent, 0)
+    keep_prev = np.where(has_parent[None, :], d.keep[:, idx], 1.0)
+    prior = np.where(has_parent[None, None, :], d.completed[:, :, idx], st.completed_now.to_numpy()[:, :, None])
+    step = np.clip(d.completed - prior, 0, None)
+    work = (step * st.duration_quarters.to_numpy()[:, :, None]).sum(1)
+    dropped = keep_prev - d.keep
+    live_prev = prior[:, -1, :]
+    unfinished = d.keep - live_prev
+    action = np.full(d.keep.shape, "", dtype=object)
+    building = (d.keep > 0.01) & (unfinished > 0.01) & (dropped <= 0.01)
+    action[building & (work >= 0.99)] = "advance"
+    action[building & (work > 0.01) & (work < 0.99)] = "pace"
+    action[building & (work <= 0.01)] = "pause"
+    action[dropped > 0.01] = "cancel"
     j, n = np.nonzero(action != "")
-    ids = frame.index.to_numpy()
+    stage = problem.pipeline.stage_of(prior.transpose(0, 2, 1).reshape(-1, prior.shape[1])).reshape(
+        prior.shape[0], prior.shape[2])
+    share = np.where(action == "cancel", dropped, np.where(action == "pause", unfinished, work))
     return pd.DataFrame({
-        "project": ids[j],
+        "project": frame.index.to_numpy()[j],
         "node": n,
         "quarter": np.array(problem.quarters)[nodes.quarter.to_numpy()[n]],
         "probability": nodes.probability.to_numpy()[n],
         "action": action[j, n].astype(str),
-        "stage": [problem.pipeline.stage_at(ids[a], prog_prev[a, b]) for a, b in zip(j, n, strict=True)],
-        "advance": d.advance[j, n],
+        "stage": stage[j, n],
+        "share": share[j, n],
+        "live_mw_added": (np.clip(d.completed[:, -1, :] - live_prev, 0, None)
+                          * frame.power_mw.to_numpy()[:, None])[j, n],
     })
 
 
@@ -73,7 +74,7 @@ class PlanResult(Result):
     evaluation: dict[str, Any] = field(default_factory=dict)
 
     def projects_table(self) -> pd.DataFrame:
-        """Per project: where it stands, what to do now, chance of going live or being dropped."""
+        """Per project: where it stands, what to do now, expected live and cancelled shares."""
         frame = self.problem.pipeline.frame
         d = self.outcome.decisions
         nodes = self.problem.nodes
@@ -82,26 +83,20 @@ class PlanResult(Result):
         root = int(nodes.node[nodes.parent < 0].iloc[0])
         dec = self.decisions
         now = dec[dec.node == root].set_index("project").action
-        live_rows = dec[dec.action == "live"]
-        weights = live_rows.probability.to_numpy()
-        live_q = pd.PeriodIndex(live_rows.quarter, freq="Q")
-        ordinal = pd.Series(live_q.asi8 if hasattr(live_q, "asi8") else [q.ordinal for q in live_q],
-                            index=live_rows.index)
-        expected_live = {}
-        for project, rows in live_rows.groupby("project"):
-            w = rows.probability.to_numpy()
-            mean_ordinal = int(round(float((ordinal[rows.index] * w).sum() / w.sum())))
-            expected_live[project] = str(pd.Period(ordinal=mean_ordinal, freq="Q"))
-        del weights
+        # Expected live share per quarter; the first quarter it reaches one half.
+        q = nodes.quarter.to_numpy()
+        expected = np.zeros((len(frame), q.max() + 1))
+        np.add.at(expected.T, q, (d.completed[:, -1, :] * nodes.probability.to_numpy()[None, :]).T)
+        reached = expected >= 0.5
+        first = np.where(reached.any(1), reached.argmax(1), -1)
+        quarters = np.array(self.problem.quarters)
         return pd.DataFrame({
             "region": frame.region, "power_mw": frame.power_mw, "ownership": frame.ownership,
             "stage_now": frame.stage,
-            "action_now": [("operate" if frame.remaining_quarters[p] <= 0 else now.get(p, "")) if now.get(p, "")
-                           != "cancel" else "cancel" for p in frame.index],
-            "p_live_at_end": (d.done[:, leaves] * leaf_prob).sum(1),
-            "p_cancelled": ((1 - d.keep[:, leaves]) * leaf_prob).sum(1),
-            "expected_live_quarter": [expected_live.get(p, "-") if frame.remaining_quarters[p] > 0 else "now"
-                                      for p in frame.index],
+            "action_now": [now.get(p, "operate" if frame.remaining_quarters[p] <= 0 else "hold") for p in frame.index],
+            "expected_live_share_at_end": (d.completed[:, -1, leaves] * leaf_prob).sum(1),
+            "expected_cancelled_share": ((1 - d.keep[:, leaves]) * leaf_prob).sum(1),
+            "half_live_by": np.where(first >= 0, quarters[np.maximum(first, 0)], "-"),
         }, index=frame.index)
 
     def to_dataset(self) -> xr.Dataset:
@@ -151,7 +146,7 @@ class PlanResult(Result):
 
 
 def plan_dataset(problem: PlanProblem, outcome: SolveOutcome) -> xr.Dataset:
-    """Expected-path quantities per node from the solved model."""
+    """Per-node quantities of the solved plan."""
     m = outcome.model.model
     sol = lambda name: m.variables[name].solution  # noqa: E731
     nodes = problem.nodes
@@ -160,20 +155,19 @@ def plan_dataset(problem: PlanProblem, outcome: SolveOutcome) -> xr.Dataset:
                              coords={"project": frame.index.to_list(), "region": problem.regions},
                              dims=("project", "region"))
     power = xr.DataArray(frame.power_mw.to_numpy(), coords={"project": frame.index.to_list()}, dims="project")
+    live_share = sol("completed").isel(stage=-1, drop=True)
     ds = xr.Dataset({
-        "live_mw": (sol("done") * power * region_of).sum("project"),
+        "live_mw": (live_share * power * region_of).sum("project"),
+        "kept_mw": (sol("keep") * power * region_of).sum("project"),
         "fleet_kgpu": sol("fleet_kgpu"),
         "buy_kgpu": sol("buy_kgpu"),
         "own_kh100e": sol("own_kh100e"),
         "third_party_kh100e": sol("third_party_kh100e"),
         "unserved_kh100e": sol("unserved_kh100e"),
         "keep": sol("keep"),
-        "done": sol("done"),
-        "advance": sol("advance"),
+        "completed": sol("completed"),
+        "cash_flow_usd": outcome.model.cash_flow.solution * 1e6,
     })
-    cash = outcome.model.cash_flow.solution if hasattr(outcome.model.cash_flow, "solution") else None
-    if cash is not None:
-        ds["cash_flow_usd"] = cash * 1e6
     return ds.assign_coords(quarter=("node", np.array(problem.quarters)[nodes.quarter.to_numpy()]),
                             probability=("node", nodes.probability.to_numpy()),
                             parent=("node", nodes.parent.to_numpy()))

@@ -11,6 +11,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -23,11 +24,11 @@ logging.getLogger("linopy").setLevel(logging.WARNING)
 
 @dataclass
 class Decisions:
-    """Decision arrays indexed like the problem's tree (project x node, generation x region x node)."""
+    """Decisions on the problem's tree: retained share (project, node), completed share per stage
+    (project, stage, node) and GPUs bought (generation, region, node)."""
 
-    advance: np.ndarray
     keep: np.ndarray
-    done: np.ndarray
+    completed: np.ndarray
     buy_kgpu: np.ndarray
 
 
@@ -81,23 +82,22 @@ def solve_problem(
     solver: str = "highs",
     time_limit_s: float = 60.0,
     mip_gap: float = 0.01,
-    relax_integrality: bool = False,
 ) -> SolveOutcome:
     """Build and solve; returns status, objective, bound, gap, timings and the decisions."""
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pm = build_model(problem, relax_integrality=relax_integrality)
+        pm = build_model(problem)
     built = time.perf_counter() - start
     m = pm.model
-    options: dict[str, object] = {"time_limit": time_limit_s}
+    options: dict[str, Any] = {"time_limit": time_limit_s, "progress": False}
     if solver == "highs":
-        options |= {"mip_rel_gap": mip_gap, "output_flag": False, "threads": 1}
+        options |= {"mip_rel_gap": mip_gap, "output_flag": False, "io_api": "direct"}
     start = time.perf_counter()
     try:
         with warnings.catch_warnings(), _quiet_stdout():
             warnings.simplefilter("ignore")
-            status, condition = m.solve(solver_name=solver, **options)
+            _, condition = m.solve(solver_name=solver, **options)
     except Exception as exc:  # solver not installed, licence, ...
         raise SolverError(f"planning.solver: {solver!r} failed: {exc}".splitlines()[0]) from exc
     solved = time.perf_counter() - start
@@ -106,20 +106,21 @@ def solve_problem(
         raise SolverError(f"plan infeasible: {_explain_infeasible(problem)}")
     if condition == "unbounded":
         raise SolverError("plan unbounded: check that prices are finite and demand is bounded")
-    has_solution = m.objective.value is not None and not math.isnan(m.objective.value)
-    if not has_solution:
+    value = m.objective.value
+    if value is None or math.isnan(value):
         raise SolverError(f"planning: solver stopped ({condition}) before finding any plan; "
                           f"raise planning.time_limit_s (now {time_limit_s:g})")
-    objective = float(m.objective.value) * MUSD
+    objective = float(value) * MUSD
     bound, gap = objective, 0.0
-    if solver == "highs" and not relax_integrality:
-        info = m.solver_model.getInfo()
-        if math.isfinite(info.mip_dual_bound):
+    if len(m.integers) or len(m.binaries):  # a MIP (a user's extension): read its bound
+        info = getattr(m, "solver_model", None)
+        info = info.getInfo() if info is not None and hasattr(info, "getInfo") else None
+        if info is not None and math.isfinite(info.mip_dual_bound):
             bound = float(info.mip_dual_bound) * MUSD
             gap = abs(bound - objective) / max(abs(objective), 1e-9)
     status_text = "optimal" if condition == "optimal" else ("time_limit" if "time" in condition else condition)
     sol = lambda name: m.variables[name].solution.to_numpy()  # noqa: E731
-    decisions = Decisions(advance=np.clip(sol("advance"), 0, 1), keep=np.round(sol("keep"), 6),
-                          done=np.round(sol("done"), 6), buy_kgpu=np.maximum(sol("buy_kgpu"), 0))
+    decisions = Decisions(keep=np.clip(sol("keep"), 0, 1), completed=np.clip(sol("completed"), 0, 1),
+                          buy_kgpu=np.maximum(sol("buy_kgpu"), 0))
     return SolveOutcome(status=status_text, objective_usd=objective, bound_usd=bound, mip_gap=gap,
                         build_seconds=built, solve_seconds=solved, decisions=decisions, model=pm)
