@@ -117,3 +117,38 @@ def test_demand_bad_scenario_exit_2(pacer_cli, tmp_path, edit, message):
     run = pacer_cli("demand", str(bad), "--plot", str(out))
     assert run.code == 2 and message in run.err and len(run.err.strip().splitlines()) == 1
     assert not out.exists()  # nothing half-written
+
+
+def test_plan_json_on_small_scenario(pacer_cli, tmp_path):
+    import yaml
+
+    from tests.plan.conftest import mini
+
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(mini()))
+    run = pacer_cli("plan", str(path), "--json", "--paths", "30", "--perfect-foresight-paths", "1")
+    assert run.code == 0, run.err
+    data = run.json()
+    assert data["status"] == "optimal" and data["mip_gap"] == 0
+    assert set(data["evaluation"]) >= {"stochastic", "deterministic", "build_all", "perfect_foresight"}
+    table = pacer_cli("plan", str(path), "--no-evaluate")
+    assert table.code == 0 and "pacing plan" in table.out
+
+
+def test_plan_bad_input_exit_2(pacer_cli, tmp_path):
+    import yaml
+
+    from tests.plan.conftest import mini
+
+    raw = mini()
+    raw["provider"]["projects"][0]["power_mw"] = -5
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    run = pacer_cli("plan", str(path), "--json")
+    assert run.code == 2 and "provider.projects[0].power_mw" in run.err and run.out == ""
+    no_provider = tmp_path / "np.yaml"
+    raw = mini()
+    del raw["provider"]
+    no_provider.write_text(yaml.safe_dump(raw))
+    run = pacer_cli("plan", str(no_provider))
+    assert run.code == 2 and run.err.startswith("error: provider:")

@@ -231,6 +231,8 @@ def plan_cmd(
         if value is not None and value <= 0:
             raise PacerError(f"{name}: must be > 0, got {value!r}")
     loaded = load_scenario(scenario)
+    if loaded.provider is None:
+        raise PacerError("provider: the scenario needs a provider section to plan, got None")
     with _progress(True) as progress:
         task = progress.add_task("planning", total=None)
         result = plan(loaded, leaves=leaves, evaluate_out_of_sample=evaluate, evaluation_paths=paths,

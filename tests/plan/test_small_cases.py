@@ -1,0 +1,156 @@
+"""Small planning cases with known answers, and properties of the planner."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pacer.catalog import get_accelerator, load_facilities
+from pacer.demand import forecast
+from pacer.errors import PacerError
+from pacer.plan import build_problem, plan, solve_problem
+from pacer.plan.evaluate import mean_chain_nodes_and_demand, simulate, tree_policy
+from pacer.plan.problem import HOURS_PER_QUARTER, PlanProblem
+from pacer.scenario import parse_scenario
+
+from .conftest import mini
+
+
+def _problem(raw, base_dir=".") -> PlanProblem:
+    s = parse_scenario(raw, base_dir)
+    return build_problem(s, forecast(s))
+
+
+def _leaf_paths(problem: PlanProblem) -> np.ndarray:
+    path = problem.path_matrix()
+    q = problem.nodes.quarter.to_numpy()
+    out = np.zeros((len(path), q.max() + 1), dtype=int)
+    for i, row in enumerate(path):
+        nodes = np.flatnonzero(row)
+        out[i, q[nodes]] = nodes
+    return out
+
+
+def in_sample_npv(problem: PlanProblem, decisions) -> float:
+    """Expected NPV of tree decisions, by the evaluator's simulator on the tree's own scenarios."""
+    paths = _leaf_paths(problem)
+    sim = simulate(problem, tree_policy(decisions, paths), problem.demand_kh100e[paths])
+    return float((sim["npv_usd"] * problem.nodes.probability.to_numpy()[problem.leaves]).sum())
+
+
+def test_simulator_reproduces_the_objective():
+    problem = _problem(mini())
+    outcome = solve_problem(problem)
+    assert outcome.status == "optimal" and outcome.mip_gap == 0
+    assert in_sample_npv(problem, outcome.decisions) == pytest.approx(outcome.objective_usd, rel=1e-7)
+
+
+def test_hand_solved_one_project_two_scenarios(tmp_path):
+    """docs/formulation.md, 'A case solved by hand': wait, then build only where demand appears."""
+    (tmp_path / "demand.csv").write_text(
+        "scenario,probability,quarter,region,workload,gpus_h100e\n"
+        "high,0.5,2025Q1,us,inference,0\nhigh,0.5,2025Q2,us,inference,20000\n"
+        "low,0.5,2025Q1,us,inference,0\nlow,0.5,2025Q2,us,inference,0\n")
+    raw = mini(horizon={"start": "2025Q1", "end": "2025Q2"},
+               roadmap=[{"accelerator": "h100-sxm", "available": "2025Q1"}])
+    raw["demand"] = {"table": "demand.csv", "uncertainty": {"paths": 2, "leaves": 2}}
+    raw["provider"].update(discount_rate=0.0, facility_residual_fraction=0.0)
+    raw["provider"]["economics"] = {
+        "revenue_usd_per_h100e_hour": {"training": 2.5, "inference": 2.5},
+        "third_party_usd_per_h100e_hour": {"training": 100.0, "inference": 100.0},
+        "power_usd_per_mwh": 0.0}
+    raw["provider"]["projects"] = [{
+        "id": "p1", "region": "us", "power_mw": 10, "ownership": "owned", "stage": "fit-out",
+        "stages": {"fit-out": {"duration_quarters": 1, "spend_usd_per_mw": 1.0e6, "cancel_fee_usd_per_mw": 0}},
+        "hold_usd_per_mw_quarter": 0}]
+    problem = _problem(raw, tmp_path)
+    outcome = solve_problem(problem)
+    # 10 MW hosts 10 / (IT MW per GPU x PUE) H100s: fewer than the 20,000 demanded, so all are used.
+    h100 = get_accelerator("h100-sxm")
+    it_mw = h100.server_power_per_accelerator_w * (1 + load_facilities().network_storage_overhead.value) / 1e6
+    gpus = 10 / (it_mw * 1.2)
+    revenue = gpus * HOURS_PER_QUARTER * 2.5  # served for one quarter
+    spend, opex = 10 * 1.0e6, 10 * 60_000  # fit-out of 10 MW; one quarter of owned operations
+    assert outcome.objective_usd == pytest.approx(0.5 * (revenue - spend - opex), rel=1e-6)
+    d = outcome.decisions
+    root, high, low = 0, *problem.leaves
+    if problem.demand_kh100e[high].sum() < problem.demand_kh100e[low].sum():
+        high, low = low, high
+    assert d.completed[0, -1, root] == pytest.approx(0, abs=1e-6)  # wait at the root
+    assert d.completed[0, -1, high] == pytest.approx(1, abs=1e-6)  # build where demand appears
+    assert d.completed[0, -1, low] == pytest.approx(0, abs=1e-6)
+    # Building at once would be worse: the option to wait is worth spend + opex/2 here.
+    build_now = 0.5 * revenue - spend - 2 * opex
+    assert outcome.objective_usd > build_now
+
+
+def test_cancellation_fee_above_any_loss_never_cancels():
+    raw = mini()
+    raw["demand"]["inference"][0]["tokens_per_day"] = 1e9  # almost no demand: the lease is not needed
+    cheap = solve_problem(_problem(raw)).decisions.keep
+    assert cheap[2].min() < 0.5  # with its default (small) pre-lease fee the lease is dropped
+    raw["provider"]["projects"][2]["stages"] = {s: {"cancel_fee_usd_per_mw": 1e12} for s in
+                                                ("land", "permits", "shell", "power", "fit-out")}
+    costly = solve_problem(_problem(raw)).decisions.keep
+    assert np.allclose(costly[2], 1.0, atol=1e-6)  # a fee above any possible loss: never dropped
+
+
+def test_certain_demand_stochastic_equals_deterministic():
+    raw = mini()
+    raw["demand"]["drivers"] = {
+        "training_compute": {"annual_growth": 1.0, "annual_volatility": 0.0},
+        "tokens_served": {"annual_growth": 1.0, "annual_volatility": 0.0},
+        "algorithmic_efficiency": {"annual_growth": 0.3, "annual_volatility": 0.0}}
+    problem = _problem(raw)
+    stochastic = solve_problem(problem)
+    nodes, mean = mean_chain_nodes_and_demand(problem)
+    deterministic = solve_problem(problem.with_demand(nodes, mean))
+    assert stochastic.objective_usd == pytest.approx(deterministic.objective_usd, rel=1e-7)
+    # Every leaf of the tree carries the same demand: the tree plan is the same plan on each path.
+    leaf_paths = _leaf_paths(problem)
+    np.testing.assert_allclose(stochastic.decisions.keep[:, leaf_paths[0]], deterministic.decisions.keep, atol=1e-6)
+
+
+def test_higher_cvar_weight_never_raises_expected_npv():
+    problem = _problem(mini())
+    values = []
+    for weight in (0.0, 0.5, 2.0, 8.0):
+        outcome = solve_problem(problem.with_cvar_weight(weight))
+        values.append(in_sample_npv(problem, outcome.decisions))
+    assert all(b <= a * (1 + 1e-7) + 1e-3 for a, b in zip(values, values[1:], strict=False)), values
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("provider", "projects", 1, "power_mw"), -5, "provider.projects[1].power_mw: Input should be greater than 0"),
+        (("provider", "projects", 1, "stages"), {"foundations": {"duration_quarters": 2}},
+         "provider.projects[1].stages: unknown stage 'foundations'"),
+        (("provider", "projects", 1, "stages"), {"shell": {"duration_quarters": -1}},
+         "provider.projects[1].stages.shell.duration_quarters: Input should be greater than or equal to 0"),
+        (("provider", "projects", 2, "lease"), None, "a leased project needs lease.rent_usd_per_kw_month"),
+        (("provider", "projects", 1, "stage"), "roof", "provider.projects[1].stage: Input should be"),
+        (("provider", "projects", 1, "region"), "mars", "provider.projects[1].region: unknown region"),
+    ],
+)
+def test_bad_pipeline_input(path, value, message):
+    raw = mini()
+    node = raw
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(PacerError) as info:
+        parse_scenario(raw)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_time_out_is_marked_or_explained():
+    raw = mini()
+    try:
+        result = plan(parse_scenario(raw), evaluate_out_of_sample=False, time_limit_s=1e-4)
+    except PacerError as exc:
+        assert "planning.time_limit_s" in str(exc)
+    else:
+        data = result.to_dict()
+        if data["status"] != "optimal":
+            assert data["warning"] and "gap" in data["warning"]
