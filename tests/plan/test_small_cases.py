@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -117,7 +119,7 @@ def test_higher_cvar_weight_never_raises_expected_npv():
     for weight in (0.0, 0.5, 2.0, 8.0):
         outcome = solve_problem(problem.with_cvar_weight(weight))
         values.append(in_sample_npv(problem, outcome.decisions))
-    assert all(b <= a * (1 + 1e-7) + 1e-3 for a, b in zip(values, values[1:], strict=False)), values
+    assert all(b <= a * (1 + 1e-7) + 1e-3 for a, b in itertools.pairwise(values)), values
 
 
 @pytest.mark.parametrize(
