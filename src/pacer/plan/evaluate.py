@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pacer.finance import cvar, npv
 from pacer.plan.problem import HOURS_PER_QUARTER, PlanProblem, chain_nodes
 from pacer.plan.solve import Decisions, solve_problem
 
@@ -102,10 +103,9 @@ def simulate(problem: PlanProblem, d: PathDecisions, demand_kh100e: np.ndarray) 
     residual = np.where(frame.ownership.to_numpy() == "owned",
                         frame.build_capex_usd.to_numpy() * p.facility_residual_fraction, 0.0)
     terminal = book[..., -1].sum((1, 2)) + (live_share[:, :, -1] * residual[None, :]).sum(1)
-    disc = (1.0 + p.discount_rate) ** (-(np.arange(n_q) + 1) / 4.0)
-    npv = (cash * disc[None, :]).sum(1) + terminal * disc[-1]
+    value = npv(cash, p.discount_rate, terminal)
     return {
-        "npv_usd": npv,
+        "npv_usd": value,
         "cash_flow_usd": cash,
         "utilisation": own.sum((1, 2)).sum(1) / np.maximum(capacity.sum((1, 2)), 1e-12),
         "stranded_mw": np.clip(live_mw - gpu_mw, 0, None).sum(1).mean(1),
@@ -200,12 +200,6 @@ def rule_policy(problem: PlanProblem, n_q: int, *, build: bool) -> Decisions:
         buy[newest, :, q] = np.clip(headroom, 0, None) / (it_mw[newest] * problem.pue)
         fleet = fleet + buy[:, :, q]
     return Decisions(keep=keep, completed=completed, buy_kgpu=buy)
-
-
-def cvar(values: np.ndarray, alpha: float) -> float:
-    """Mean of the worst ``1 - alpha`` share of ``values``."""
-    k = max(1, int(np.ceil((1 - alpha) * len(values))))
-    return float(np.sort(values)[:k].mean())
 
 
 def summarise(sim: dict[str, np.ndarray], alpha: float) -> dict[str, float]:

@@ -10,6 +10,7 @@ import pandas as pd
 from pacer.catalog import get_accelerator, load_facilities
 from pacer.demand.forecast import REFERENCE_ACCELERATOR, DemandForecast
 from pacer.errors import InputError
+from pacer.finance import discount_factors, straight_line_book_value
 from pacer.pipeline import PipelineTable, build_pipeline
 from pacer.scenario import Scenario, quarter
 
@@ -49,8 +50,7 @@ class PlanProblem:
     @property
     def discount(self) -> np.ndarray:
         """Discount factor of each node's cash flow (end of its quarter)."""
-        t = self.nodes.quarter.to_numpy() + 1
-        return (1.0 + self.discount_rate) ** (-t / 4.0)
+        return discount_factors(self.nodes.quarter.to_numpy(), self.discount_rate)
 
     @property
     def leaves(self) -> np.ndarray:
@@ -124,7 +124,7 @@ def build_problem(scenario: Scenario, demand: DemandForecast) -> PlanProblem:
         retire_at = life - age
         if retire_at < len(quarters):
             retire[g, r, retire_at] += f.gpus / 1e3
-        book[g, r] += f.gpus * generations.price_usd[g] * (1 - age / life)
+        book[g, r] += f.gpus * float(straight_line_book_value(generations.price_usd[g], age, life))
 
     econ = provider.economics
     price = lambda d: np.array([d.get(w, 0.0) for w in WORKLOADS])  # noqa: E731
