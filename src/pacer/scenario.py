@@ -297,6 +297,7 @@ class Provider(_Strict):
     economics: Economics
     fleet: list[FleetEntry] = Field(default_factory=list)
     projects: list[Project] = Field(default_factory=list)
+    projects_csv: str | None = Field(default=None, description="CSV of more projects, one row each")
     cvar: CVaR = Field(default_factory=CVaR)
     planning: Planning = Field(default_factory=Planning)
     evaluation: Evaluation = Field(default_factory=Evaluation)
@@ -421,10 +422,34 @@ def _check_provider(s: Scenario) -> None:
             raise InputError(f"provider.fleet[{i}].bought", f.bought, f"must be at or before the horizon start {qs[0]}")
 
 
+def _projects_from_csv(path: Path) -> list[dict[str, Any]]:
+    """Rows of a projects CSV as project mappings: id, region, power_mw, ownership, stage, and optional
+    quarters_in_stage, rent_usd_per_kw_month, lease_term_years, hold_usd_per_mw_quarter."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError) as exc:
+        raise InputError("provider.projects_csv", str(path), "cannot read CSV") from exc
+    rows = []
+    for record in frame.to_dict("records"):
+        row = {str(k): v for k, v in record.items() if not (isinstance(v, float) and pd.isna(v))}
+        rent = row.pop("rent_usd_per_kw_month", None)
+        term = row.pop("lease_term_years", None)
+        if rent is not None:
+            row["lease"] = {"rent_usd_per_kw_month": rent} | ({"term_years": term} if term is not None else {})
+        rows.append(row)
+    return rows
+
+
 def parse_scenario(data: Any, base_dir: str | Path = ".") -> Scenario:
     """Validate a scenario given as plain data (a dict, as read from YAML)."""
     if not isinstance(data, dict):
         raise InputError("scenario", type(data).__name__, "must be a mapping of fields")
+    provider = data.get("provider")
+    if isinstance(provider, dict) and provider.get("projects_csv"):
+        csv_path = Path(provider["projects_csv"])
+        csv_path = csv_path if csv_path.is_absolute() else Path(base_dir) / csv_path
+        data = {**data, "provider": {**provider, "projects": [*(provider.get("projects") or []),
+                                                               *_projects_from_csv(csv_path)]}}
     try:
         scenario = Scenario.model_validate({**data, "base_dir": str(base_dir)})
     except ValidationError as exc:

@@ -156,3 +156,25 @@ def test_time_out_is_marked_or_explained():
         data = result.to_dict()
         if data["status"] != "optimal":
             assert data["warning"] and "gap" in data["warning"]
+
+
+def test_infeasible_fleet_is_explained_in_user_terms():
+    raw = mini()
+    raw["provider"]["fleet"] = [{"accelerator": "h100-sxm", "region": "us", "gpus": 1_000_000, "bought": "2025Q1"}]
+    with pytest.raises(PacerError, match=r"provider.fleet: the GPUs in region us need .* MW at 2025Q1 but only 50 MW"):
+        plan(parse_scenario(raw), evaluate_out_of_sample=False)
+
+
+def test_projects_from_csv(tmp_path):
+    (tmp_path / "projects.csv").write_text(
+        "id,region,power_mw,ownership,stage,rent_usd_per_kw_month\n"
+        "csv-1,us,120,leased,permits,140\ncsv-2,us,80,owned,shell,\n")
+    raw = mini()
+    raw["provider"]["projects_csv"] = "projects.csv"
+    s = parse_scenario(raw, tmp_path)
+    ids = [p.id for p in s.provider.projects]
+    assert ids[-2:] == ["csv-1", "csv-2"] and s.provider.projects[-2].lease.rent_usd_per_kw_month == 140
+    (tmp_path / "bad.csv").write_text("id,region,power_mw,ownership,stage\nx,us,-3,owned,land\n")
+    raw["provider"]["projects_csv"] = "bad.csv"
+    with pytest.raises(PacerError, match=r"provider.projects\[3\].power_mw"):
+        parse_scenario(raw, tmp_path)
