@@ -121,7 +121,8 @@ class PlanResult(Result):
             "nodes": len(self.problem.nodes),
             "projects": len(self.problem.pipeline.frame),
             "warning": None if o.status == "optimal" else
-            f"solver stopped at {o.status}: best plan found, gap {o.mip_gap:.2%}",
+            f"solver stopped at {o.status}: best plan found, gap "
+            + ("unknown" if o.mip_gap != o.mip_gap else f"{o.mip_gap:.2%}"),
             "decisions": self.decisions.to_dict("records"),
             "projects_table": table.to_dict("records"),
             "evaluation": ev,
@@ -133,7 +134,7 @@ class PlanResult(Result):
             ("scenario", self.scenario.name),
             ("status", o.status),
             ("expected NPV (USD bn)", o.objective_usd / 1e9),
-            ("MIP gap", f"{o.mip_gap:.2%}"),
+            ("gap", "unknown" if o.mip_gap != o.mip_gap else f"{o.mip_gap:.2%}"),
             ("build / solve (s)", f"{o.build_seconds:.1f} / {o.solve_seconds:.1f}"),
             ("tree nodes x projects", f"{len(self.problem.nodes)} x {len(self.problem.pipeline.frame)}"),
         ]

@@ -119,6 +119,8 @@ def solve_problem(
             bound = float(info.mip_dual_bound) * MUSD
             gap = abs(bound - objective) / max(abs(objective), 1e-9)
     status_text = "optimal" if condition == "optimal" else ("time_limit" if "time" in condition else condition)
+    if status_text != "optimal" and bound == objective:
+        bound, gap = math.nan, math.nan  # an interrupted LP proves no bound: the gap is unknown
     sol = lambda name: m.variables[name].solution.to_numpy()  # noqa: E731
     decisions = Decisions(keep=np.clip(sol("keep"), 0, 1), completed=np.clip(sol("completed"), 0, 1),
                           buy_kgpu=np.maximum(sol("buy_kgpu"), 0))
