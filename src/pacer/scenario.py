@@ -16,7 +16,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pacer.catalog import get_accelerator, get_model, load_catalog
+from pacer.catalog import get_accelerator, load_catalog
 from pacer.errors import InputError, PacerError, did_you_mean
 
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
@@ -392,10 +392,9 @@ def _cross_check(s: Scenario) -> None:
         raise InputError("demand.uncertainty.branch_quarters", [], "needs at least one quarter for more than one leaf")
     if not s.demand.training and not s.demand.inference and s.demand.table is None:
         raise InputError("demand", "no workloads", "needs training or inference workloads, or a demand table")
+    roadmap_accelerators = set(s.accelerator_at())
     for i, w in enumerate(s.demand.inference):
-        get_model(w.model)
-        acc_ids = set(s.accelerator_at())
-        for acc in acc_ids:
+        for acc in roadmap_accelerators:
             if get_accelerator(acc).peak_tflops(w.precision) <= 0:
                 raise InputError(f"demand.inference[{i}].precision", w.precision,
                                  f"not supported by roadmap accelerator {acc}")

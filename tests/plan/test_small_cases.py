@@ -9,6 +9,7 @@ import pytest
 
 from pacer.catalog import get_accelerator, load_facilities
 from pacer.demand import forecast
+from pacer.demand.scenarios import leaf_paths
 from pacer.errors import PacerError
 from pacer.plan import build_problem, plan, solve_problem
 from pacer.plan.evaluate import mean_chain_nodes_and_demand, simulate, tree_policy
@@ -24,13 +25,7 @@ def _problem(raw, base_dir=".") -> PlanProblem:
 
 
 def _leaf_paths(problem: PlanProblem) -> np.ndarray:
-    path = problem.path_matrix()
-    q = problem.nodes.quarter.to_numpy()
-    out = np.zeros((len(path), q.max() + 1), dtype=int)
-    for i, row in enumerate(path):
-        nodes = np.flatnonzero(row)
-        out[i, q[nodes]] = nodes
-    return out
+    return leaf_paths(problem.nodes)
 
 
 def in_sample_npv(problem: PlanProblem, decisions) -> float:

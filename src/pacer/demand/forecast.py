@@ -29,7 +29,7 @@ import xarray as xr
 from pacer._result import Result, plain
 from pacer.catalog import get_accelerator, load_facilities
 from pacer.demand.drivers import DriverEvent, sample_growth_paths
-from pacer.demand.scenarios import ScenarioTree, reduce_to_tree, tree_from_scenarios
+from pacer.demand.scenarios import ScenarioTree, leaf_paths, reduce_to_tree, tree_from_scenarios
 from pacer.demand.workloads import (
     SECONDS_PER_QUARTER,
     campaign_flops,
@@ -77,14 +77,8 @@ class DemandForecast(Result):
     def scenarios(self, variable: str = "gpus_h100e") -> xr.DataArray:
         """Each leaf scenario's path of ``variable`` (scenario, quarter, ...)."""
         nodes = self.tree.nodes
-        leaves = nodes[nodes.quarter == nodes.quarter.max()].node.to_numpy()
-        parent = nodes.parent.to_numpy()
-        n_q = int(nodes.quarter.max()) + 1
-        index = np.empty((len(leaves), n_q), dtype=int)
-        current = leaves
-        for q in range(n_q - 1, -1, -1):
-            index[:, q] = current
-            current = parent[current]
+        index = leaf_paths(nodes)
+        leaves = index[:, -1]
         da = self.dataset[variable]
         data = da.to_numpy()[index]
         return xr.DataArray(data, dims=("scenario", "quarter", *da.dims[1:]),

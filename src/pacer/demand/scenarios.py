@@ -28,6 +28,22 @@ from pacer.errors import InputError
 FloatArray = NDArray[np.float64]
 
 
+def leaf_paths(nodes: pd.DataFrame) -> NDArray[np.int64]:
+    """Node of each leaf scenario at each quarter: (leaves, quarters), leaves in node order.
+
+    ``nodes`` has columns ``node`` (0..n-1), ``parent`` (-1 at a root) and ``quarter``.
+    """
+    parent = nodes.parent.to_numpy()
+    quarter = nodes.quarter.to_numpy()
+    n_q = int(quarter.max()) + 1
+    index = np.empty((int((quarter == n_q - 1).sum()), n_q), dtype=np.int64)
+    current = nodes.node.to_numpy()[quarter == n_q - 1]
+    for q in range(n_q - 1, -1, -1):  # one step per quarter, vectorised over scenarios
+        index[:, q] = current
+        current = parent[current]
+    return index
+
+
 @dataclass(frozen=True)
 class ScenarioTree:
     """A scenario tree: ``nodes`` (one row per node) and ``values`` (node x driver).
@@ -74,14 +90,7 @@ class ScenarioTree:
         """Leaf-to-root paths as (scenario, quarter, driver), with each scenario's probability as a coord."""
         nodes = self.nodes
         leaves = nodes[nodes.quarter == nodes.quarter.max()]
-        parent = nodes.parent.to_numpy()
-        n_q = int(nodes.quarter.max()) + 1
-        index = np.empty((len(leaves), n_q), dtype=int)
-        current = leaves.node.to_numpy()
-        for q in range(n_q - 1, -1, -1):  # one step per quarter, vectorised over scenarios
-            index[:, q] = current
-            current = parent[current]
-        data = self.values.to_numpy()[index]
+        data = self.values.to_numpy()[leaf_paths(nodes)]
         return xr.DataArray(
             data, dims=("scenario", "quarter", "driver"),
             coords={"scenario": np.arange(len(leaves)), "driver": self.values.driver.to_numpy(),

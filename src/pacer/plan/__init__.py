@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from pacer.demand.forecast import demand_paths, forecast
 from pacer.errors import InputError
 from pacer.plan.evaluate import evaluate
@@ -76,4 +74,4 @@ def plan(
                               mip_gap=cfg.mip_gap, on_step=step)
     table = decision_table(problem, outcome)
     return PlanResult(scenario=s, problem=problem, outcome=outcome, decisions=table,
-                      dataset=plan_dataset(problem, outcome), evaluation=evaluation | {"_paths": np.int64(0)})
+                      dataset=plan_dataset(problem, outcome), evaluation=evaluation)

@@ -279,5 +279,4 @@ def evaluate(
     results["value_of_stochastic_solution_usd"] = (results["stochastic"]["mean_npv_usd"]
                                                    - results["deterministic"]["mean_npv_usd"])
     results["paths"] = n_paths
-    results["_deterministic_decisions"] = det.decisions
     return results

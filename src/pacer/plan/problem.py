@@ -9,6 +9,7 @@ import pandas as pd
 
 from pacer.catalog import get_accelerator, load_facilities
 from pacer.demand.forecast import REFERENCE_ACCELERATOR, DemandForecast
+from pacer.demand.scenarios import leaf_paths
 from pacer.errors import InputError
 from pacer.finance import discount_factors, straight_line_book_value
 from pacer.pipeline import PipelineTable, build_pipeline
@@ -59,13 +60,9 @@ class PlanProblem:
 
     def path_matrix(self) -> np.ndarray:
         """leaves x nodes: 1 where the node lies on the leaf's path."""
-        parent = self.nodes.parent.to_numpy()
-        leaves = self.leaves
-        out = np.zeros((len(leaves), len(self.nodes)))
-        current = leaves.copy()
-        for _ in range(int(self.nodes.quarter.max()) + 1):
-            out[np.arange(len(leaves)), current] = 1.0
-            current = np.where(parent[current] >= 0, parent[current], current)
+        paths = leaf_paths(self.nodes)
+        out = np.zeros((len(paths), len(self.nodes)))
+        out[np.arange(len(paths))[:, None], paths] = 1.0
         return out
 
     def with_demand(self, nodes: pd.DataFrame, demand_kh100e: np.ndarray) -> PlanProblem:
