@@ -152,3 +152,20 @@ def test_plan_bad_input_exit_2(pacer_cli, tmp_path):
     no_provider.write_text(yaml.safe_dump(raw))
     run = pacer_cli("plan", str(no_provider))
     assert run.code == 2 and run.err.startswith("error: provider:")
+
+
+def test_plan_json_stdout_is_clean_in_a_real_process(tmp_path):
+    """Native solver banners must not reach stdout: scripts parse it."""
+    import json
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.plan.conftest import mini
+
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(mini()))
+    out = subprocess.run([sys.executable, "-m", "pacer", "plan", str(path), "--json", "--paths", "20",
+                          "--perfect-foresight-paths", "1"], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout)["status"] == "optimal"
