@@ -173,3 +173,13 @@ def test_projects_from_csv(tmp_path):
     raw["provider"]["projects_csv"] = "bad.csv"
     with pytest.raises(PacerError, match=r"provider.projects\[3\].power_mw"):
         parse_scenario(raw, tmp_path)
+
+
+def test_result_reports_expected_npv_apart_from_the_risk_term():
+    raw = mini()
+    risk_neutral = plan(parse_scenario(raw), evaluate_out_of_sample=False).to_dict()
+    assert risk_neutral["in_sample"]["expected_npv_usd"] == pytest.approx(risk_neutral["objective_usd"], rel=1e-7)
+    averse = plan(parse_scenario(raw), evaluate_out_of_sample=False, cvar_weight=1.0).to_dict()
+    expected, tail = averse["in_sample"]["expected_npv_usd"], averse["in_sample"]["cvar_npv_usd"]
+    assert averse["objective_usd"] == pytest.approx(expected + 1.0 * tail, rel=1e-6)
+    assert expected <= risk_neutral["in_sample"]["expected_npv_usd"] * (1 + 1e-9)
