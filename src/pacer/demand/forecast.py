@@ -176,7 +176,8 @@ def _drivers(s: Scenario) -> tuple[np.ndarray, np.ndarray, list[DriverEvent]]:
 def _per_path_demand(
     s: Scenario, levels: np.ndarray
 ) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
-    """GPUs per (path, quarter, region, workload, accelerator) and the tenant of each workload row."""
+    """GPUs per (path, quarter, region, workload, accelerator), the accelerators, the tenants and H100e per
+    (path, quarter, tenant)."""
     n_paths, n_q, _ = levels.shape
     acc_at = s.accelerator_at()
     accelerators = list(dict.fromkeys(acc_at))
