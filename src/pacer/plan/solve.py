@@ -45,7 +45,7 @@ class SolveOutcome:
 
 
 @contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
+def quiet_stdout() -> Iterator[None]:
     """Silence what native solvers print on file descriptor 1 (their banners), so JSON stays clean."""
     try:
         fd = sys.stdout.fileno()
@@ -95,7 +95,7 @@ def solve_problem(
         options |= {"mip_rel_gap": mip_gap, "output_flag": False, "io_api": "direct"}
     start = time.perf_counter()
     try:
-        with warnings.catch_warnings(), _quiet_stdout():
+        with warnings.catch_warnings(), quiet_stdout():
             warnings.simplefilter("ignore")
             _, condition = m.solve(solver_name=solver, **options)
     except Exception as exc:  # solver not installed, licence, ...
