@@ -320,6 +320,7 @@ def forecast(scenario: Scenario | str | Path, *, paths: int | None = None, leave
         features = h100e_table.reshape(len(probs), len(quarters), -1)
         tree = tree_from_scenarios(features, probs)
         weights = probs
+        factor_acc = np.array([_h100e_factor(a) for a in accelerators])
     else:
         growth, vol, events = _drivers(s)
         levels = sample_growth_paths(n_paths, len(quarters), growth, vol,
@@ -333,7 +334,6 @@ def forecast(scenario: Scenario | str | Path, *, paths: int | None = None, leave
         weights = np.ones(n_paths) / n_paths
 
     node_gpus = tree.aggregate(gpus)  # (nodes, regions, workloads, accelerators)
-    factor_acc = np.array([_h100e_factor(a) for a in accelerators])
     it_w = np.array([_it_w_per_gpu(a) for a in accelerators])
     pue = np.array([s.pue_of(r) for r in s.regions])
     nodes = tree.nodes

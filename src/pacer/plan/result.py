@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -99,6 +100,7 @@ class PlanResult(Result):
             "half_live_by": np.where(first >= 0, quarters[np.maximum(first, 0)], "-"),
         }, index=frame.index)
 
+    @cached_property
     def in_sample(self) -> dict[str, float]:
         """Expected NPV and CVaR of NPV over the tree's own scenarios (the objective's parts)."""
         from pacer.demand.scenarios import leaf_paths
@@ -129,7 +131,7 @@ class PlanResult(Result):
             "objective_usd": o.objective_usd,
             "objective": "expected NPV + cvar_weight x CVaR of NPV over the tree's scenarios",
             "cvar_weight": self.problem.cvar_weight,
-            "in_sample": self.in_sample(),
+            "in_sample": self.in_sample,
             "bound_usd": o.bound_usd,
             "mip_gap": o.mip_gap,
             "build_seconds": o.build_seconds,
@@ -150,7 +152,7 @@ class PlanResult(Result):
             ("scenario", self.scenario.name),
             ("status", o.status),
             ("objective (USD bn)", o.objective_usd / 1e9),
-            ("in-sample expected NPV (USD bn)", self.in_sample()["expected_npv_usd"] / 1e9),
+            ("in-sample expected NPV (USD bn)", self.in_sample["expected_npv_usd"] / 1e9),
             ("gap", "unknown" if o.mip_gap != o.mip_gap else f"{o.mip_gap:.2%}"),
             ("build / solve (s)", f"{o.build_seconds:.1f} / {o.solve_seconds:.1f}"),
             ("tree nodes x projects", f"{len(self.problem.nodes)} x {len(self.problem.pipeline.frame)}"),

@@ -248,11 +248,11 @@ def size_inference(
             np.ceil(rate_rps / per_replica_rps.where(per_replica_rps > 0, np.nan)) * group,
             np.inf,
         )
-        if count is None:
-            ok = frame[np.isfinite(frame.accelerators_for_rate)]
-            if len(ok):
-                best_for_rate = ok.sort_values(["accelerators_for_rate", "ttft_s"]).iloc[0]
-                needed = int(best_for_rate.accelerators_for_rate)
+        feasible = frame[np.isfinite(frame.accelerators_for_rate)]
+        if len(feasible):
+            needed = int(feasible.accelerators_for_rate.min())
+            if count is None:
+                best_for_rate = feasible.sort_values(["accelerators_for_rate", "ttft_s"]).iloc[0]
                 group_size = int(best_for_rate.tensor_parallel * best_for_rate.pipeline_parallel)
                 count = needed
                 frame = frame[(frame.tensor_parallel * frame.pipeline_parallel == group_size)].copy()
@@ -279,10 +279,6 @@ def size_inference(
         best = used.sort_values("output_tokens_per_s", ascending=False).iloc[0]
     else:
         best = None
-    if rate_rps is not None and needed is None and len(frame) and "accelerators_for_rate" in frame:
-        finite = frame.accelerators_for_rate[np.isfinite(frame.accelerators_for_rate)]
-        needed = int(finite.min()) if len(finite) else None
-
     tokens_per_s = float(best.output_tokens_per_s) if best is not None and len(ok) else 0.0
     return InferenceResult(
         model=model, accelerator=accelerator, count=int(count), precision=precision,
