@@ -2,6 +2,7 @@
 
 from pacer.demand import forecast
 from pacer.errors import PacerError
+from pacer.market import simulate
 from pacer.plan import plan
 from pacer.scenario import load_scenario
 from pacer.sizing import size_inference, size_search, size_training
@@ -14,6 +15,7 @@ __all__ = [
     "forecast",
     "load_scenario",
     "plan",
+    "simulate",
     "size_inference",
     "size_search",
     "size_training",

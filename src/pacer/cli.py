@@ -254,6 +254,44 @@ def plan_cmd(
         console.print(f"[bold red]warning:[/] {result.to_dict()['warning']}")
 
 
+@app.command("simulate")
+def simulate_cmd(
+    scenario: Annotated[str, typer.Argument(help="Scenario YAML file with a market section.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Play the compute market quarter by quarter: providers re-plan, tenants buy, contracts route requests,
+    released capacity is absorbed."""
+    from pacer.market import simulate
+    from pacer.scenario import load_scenario
+
+    loaded = load_scenario(scenario)
+    if loaded.market is None:
+        raise PacerError("market: the scenario needs a market section to simulate, got None")
+    with _progress(True) as progress:
+        task = progress.add_task("simulating the market", total=None)
+        result = simulate(loaded, on_step=lambda text: progress.update(task, description=text))
+    if as_json:
+        _emit_json(result.to_dict())
+        return
+    console.print(result)
+    import pandas as pd
+
+    yearly = {name: result.by_year("providers", name) for name in ("released_mw", "absorbed_mw", "capex_usd")}
+    rows = [{"year": y, "provider": p, **{name: frame.loc[y, p] for name, frame in yearly.items()}}
+            for y in yearly["released_mw"].index for p in result.provider_names
+            if any(frame.loc[y, p] > 0 for frame in yearly.values())]
+    console.print(_frame_table(pd.DataFrame(rows), "capacity released and absorbed, capex, by year"))
+    spend, net = result.by_year("tenants", "spend_usd"), result.by_year("tenants", "net_income_usd")
+    rows = [{"year": y, "tenant": t, "compute_spend_usd": spend.loc[y, t], "net_income_usd": net.loc[y, t]}
+            for y in spend.index for t in result.tenant_names if spend.loc[y, t] > 0]
+    console.print(_frame_table(pd.DataFrame(rows), "tenants: compute spend and net income by year"))
+    contract = [e for e in result.events if e["type"] in ("rofr_exercised", "rofr_declined", "exception_used")]
+    rows = [{"quarter": e["quarter"], "event": e["type"], "parties": ", ".join(e["parties"]), "mw": e["mw"]}
+            for e in contract[:20]]
+    if rows:
+        console.print(_frame_table(pd.DataFrame(rows), f"contract events (first {len(rows)} of {len(contract)})"))
+
+
 def _frame_table(frame: Any, title: str) -> Table:
     from pandas.api.types import is_numeric_dtype
 

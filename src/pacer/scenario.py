@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 import yaml
@@ -303,6 +303,210 @@ class Provider(_Strict):
     evaluation: Evaluation = Field(default_factory=Evaluation)
 
 
+# -- the market: providers, tenants and contracts -----------------------------------------------------
+
+
+class _Contract(_Strict):
+    tenant: str
+    start: str
+    end: str | None = None
+
+    _q = field_validator("start", "end", mode="before")(lambda v: None if v is None else _check_quarter(v))
+
+    def active(self, quarter_text: str) -> bool:
+        """Whether the contract binds in ``quarter_text`` (``2025Q1`` strings compare in time order)."""
+        return self.start <= quarter_text and (self.end is None or quarter_text <= self.end)
+
+
+class ExclusivityException(_Strict):
+    provider: str
+    cap_kh100e: float = Field(ge=0, description="most the tenant may buy from this provider, thousand H100e")
+    source: str = ""
+
+
+class Exclusivity(_Contract):
+    """The tenant buys all its compute from ``provider``, except the named exceptions."""
+
+    type: Literal["exclusivity"]
+    provider: str
+    exceptions: list[ExclusivityException] = Field(default_factory=list)
+    source: str = ""
+
+
+class Rofr(_Contract):
+    """Right of first refusal: ``holder`` sees each new request of the tenant first and may match it
+    from the capacity it has or plans to have within ``window_quarters``; what it declines opens to others."""
+
+    type: Literal["rofr"]
+    holder: str
+    window_quarters: int = Field(ge=1, le=20, description="quarters the holder has to bring capacity")
+    source: str = ""
+
+
+class TakeOrPay(_Contract):
+    """The tenant commits to ``volume_kh100e`` from ``provider`` at a price, and pays for it used or not."""
+
+    type: Literal["take_or_pay"]
+    provider: str
+    volume_kh100e: float = Field(gt=0)
+    price_usd_per_h100e_hour: float = Field(ge=0)
+    source: str = ""
+
+
+Contract = Annotated[Exclusivity | Rofr | TakeOrPay, Field(discriminator="type")]
+
+
+def check_contracts(providers: list[str], tenants: list[str], contracts: list[Any], where: str = "contracts") -> None:
+    """Check contracts against the market's parties: unknown names, reversed terms, overlapping exclusivity."""
+    provider_set, tenant_set = set(providers), set(tenants)
+    for i, c in enumerate(contracts):
+        if c.tenant not in tenant_set:
+            raise InputError(f"{where}[{i}].tenant", c.tenant, f"unknown tenant; {did_you_mean(c.tenant, tenants)}")
+        for field in ("provider", "holder"):
+            name = getattr(c, field, None)
+            if name is not None and name not in provider_set:
+                raise InputError(f"{where}[{i}].{field}", name, f"unknown provider; {did_you_mean(name, providers)}")
+        for j, e in enumerate(getattr(c, "exceptions", [])):
+            if e.provider not in provider_set:
+                raise InputError(f"{where}[{i}].exceptions[{j}].provider", e.provider, "unknown provider")
+        if c.end is not None and c.end < c.start:
+            raise InputError(f"{where}[{i}].end", c.end, f"is before start {c.start}")
+    exclusive = [(i, c) for i, c in enumerate(contracts) if isinstance(c, Exclusivity)]
+    for a, (i, c) in enumerate(exclusive):
+        for j, d in exclusive[a + 1:]:
+            if c.tenant == d.tenant and c.start <= (d.end or "9999Q4") and d.start <= (c.end or "9999Q4"):
+                raise InputError(f"{where}[{j}]", d.tenant,
+                                 f"overlaps the exclusivity of {where}[{i}] for the same tenant")
+
+
+def _check_price_schedule(value: float | dict[int, float]) -> float | dict[int, float]:
+    prices = value.values() if isinstance(value, dict) else [value]
+    if isinstance(value, dict) and not value:
+        raise ValueError("needs at least one year")
+    for price in prices:
+        if not price >= 0:
+            raise ValueError(f"must be >= 0, got {price}")
+    return value
+
+
+def price_in_year(schedule: float | dict[int, float], year: int) -> float:
+    """A price schedule's value in ``year``: the latest year given at or before it (the first before any)."""
+    if not isinstance(schedule, dict):
+        return float(schedule)
+    years = sorted(schedule)
+    at = [y for y in years if y <= year]
+    return float(schedule[at[-1] if at else years[0]])
+
+
+class MarketProvider(Provider):
+    """A provider in the market: its own pipeline, fleet and economics, an asking price, and whether it
+    takes over capacity that others release. ``same_as_provider: true`` copies the scenario's
+    ``provider`` section (its projects, fleet and economics) under this name; fields given here override
+    the copied ones."""
+
+    kind: Literal["hyperscaler", "cloud", "neocloud", "landlord"] = "cloud"
+    same_as_provider: bool = False
+    economics: Economics | None = None  # type: ignore[assignment]
+    ask_usd_per_h100e_hour: float | dict[int, float] = Field(
+        description="price asked of tenants without a contract price: one value, or one per year (held after)")
+    absorbs: bool = True
+    max_tenant_share: float = Field(
+        default=1.0, gt=0, le=1, description="most of its capacity it lets one tenant hold when it decides to "
+        "match a request under a right of first refusal (concentration appetite)")
+    planning_quantile: float | dict[int, float] | None = Field(
+        default=None, description="plan to this quantile of expected demand instead of the mean: one value, "
+        "or one per year (a stance that changes, e.g. from building ahead to discipline)")
+
+    _price = field_validator("ask_usd_per_h100e_hour")(lambda v: _check_price_schedule(v))
+
+    @field_validator("planning_quantile")
+    @classmethod
+    def _quantiles(cls, value: float | dict[int, float] | None) -> float | dict[int, float] | None:
+        for q in (value.values() if isinstance(value, dict) else [] if value is None else [value]):
+            if not 0 < q < 1:
+                raise ValueError(f"must be between 0 and 1, got {q}")
+        return value
+    source: str = ""
+
+
+class TenantDemand(_Strict):
+    """A tenant's demand without workloads: a level that grows by a fixed rate, with noise."""
+
+    start_kh100e: float = Field(gt=0, description="demand at the first quarter, thousand H100e")
+    annual_growth: float = Field(gt=-1.0)
+    annual_volatility: float = Field(default=0.2, ge=0, le=3)
+    region: str
+    inference_share: float = Field(default=0.5, ge=0, le=1)
+    source: str = ""
+
+
+class FundingRound(_Strict):
+    quarter: str
+    amount_usd: float = Field(gt=0)
+    source: str = ""
+
+    _q = field_validator("quarter", mode="before")(_check_quarter)
+
+
+class MarketTenant(_Strict):
+    """A buyer of compute (an AI lab): demand, revenue, other costs, cash and funding rounds.
+
+    Demand comes from the demand layer (``demand_tenant`` names a ``tenant`` of the workloads) or from
+    ``demand``. Revenue and other costs are per calendar year (USD), interpolated by quarter and grown by
+    the last year-on-year rate after the last year given. A tenant whose cash would fall below
+    ``min_cash_usd`` cuts its requests to what it can pay.
+    """
+
+    name: str = Field(min_length=1)
+    demand_tenant: str | None = None
+    demand: TenantDemand | None = None
+    bid_usd_per_h100e_hour: float | dict[int, float] = Field(
+        description="most it pays per H100e-hour: one value, or one per year (held after)")
+    revenue_usd_per_year: dict[int, float] = Field(default_factory=dict)
+    other_costs_usd_per_year: dict[int, float] = Field(default_factory=dict)
+    cash_usd: float = Field(default=0.0, ge=0, description="cash at the market start")
+    min_cash_usd: float = Field(default=0.0, ge=0)
+    funding: list[FundingRound] = Field(default_factory=list)
+    source: str = ""
+
+    _price = field_validator("bid_usd_per_h100e_hour")(lambda v: _check_price_schedule(v))
+
+    @model_validator(mode="after")
+    def _one_demand(self) -> MarketTenant:
+        if (self.demand_tenant is None) == (self.demand is None):
+            raise ValueError("give exactly one of demand_tenant (a workload tenant) and demand")
+        for name in ("revenue_usd_per_year", "other_costs_usd_per_year"):
+            for year, usd in getattr(self, name).items():
+                if usd < 0:
+                    raise ValueError(f"{name}.{year} must be >= 0, got {usd}")
+        return self
+
+
+class Realised(_Strict):
+    """Which sampled demand path the market lives through: the path at ``quantile`` of total demand in
+    the last quarter (of the tenants that take their demand from the workloads, where there are any),
+    among ``paths`` sampled with ``seed``. Providers only learn it quarter by quarter."""
+
+    quantile: float = Field(default=0.5, ge=0, le=1)
+    paths: int = Field(default=400, ge=2, le=100_000)
+    seed: int = 11
+
+
+class Market(_Strict):
+    """Providers, tenants and the contracts between them, played quarter by quarter."""
+
+    start: str | None = None
+    replan_every_quarters: int = Field(default=4, ge=1, le=40)
+    switching_cost_usd_per_h100e_hour: float = Field(
+        default=0.3, ge=0, description="price edge a tenant needs to move compute it already has")
+    realised: Realised = Field(default_factory=Realised)
+    providers: list[MarketProvider] = Field(min_length=1)
+    tenants: list[MarketTenant] = Field(min_length=1)
+    contracts: list[Contract] = Field(default_factory=list)
+
+    _q = field_validator("start", mode="before")(lambda v: None if v is None else _check_quarter(v))
+
+
 class Scenario(_Strict):
     """Every input of a pacer run."""
 
@@ -314,6 +518,7 @@ class Scenario(_Strict):
     facility: Facility = Field(default_factory=Facility)
     demand: DemandSpec
     provider: Provider | None = None
+    market: Market | None = None
     base_dir: str = Field(default=".", exclude=True)
 
     @property
@@ -338,6 +543,20 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+def _clean_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The error location without the tags pydantic adds for tagged unions (``contracts[2].take_or_pay``)."""
+    out = []
+    for part in loc:
+        if isinstance(data, dict) and part not in data and data.get("type") == part:
+            continue
+        out.append(part)
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            data = None
+    return tuple(out)
 
 
 def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
@@ -400,25 +619,63 @@ def _cross_check(s: Scenario) -> None:
                                  f"not supported by roadmap accelerator {acc}")
 
 
-def _check_provider(s: Scenario) -> None:
-    if s.provider is None:
+def _check_provider(s: Scenario, provider: Provider | None = None, where: str = "provider") -> None:
+    provider = s.provider if provider is None else provider
+    if provider is None:
         return
     regions = set(s.regions)
     seen: set[str] = set()
-    for i, p in enumerate(s.provider.projects):
-        where = f"provider.projects[{i}]"
+    for i, p in enumerate(provider.projects):
+        at = f"{where}.projects[{i}]"
         if p.id in seen:
-            raise InputError(f"{where}.id", p.id, "duplicate project id")
+            raise InputError(f"{at}.id", p.id, "duplicate project id")
         seen.add(p.id)
         if p.region not in regions:
-            raise InputError(f"{where}.region", p.region, f"unknown region; {did_you_mean(p.region, regions)}")
+            raise InputError(f"{at}.region", p.region, f"unknown region; {did_you_mean(p.region, regions)}")
     qs = s.quarters
-    for i, f in enumerate(s.provider.fleet):
-        get_accelerator(f.accelerator, f"provider.fleet[{i}].accelerator")
+    for i, f in enumerate(provider.fleet):
+        get_accelerator(f.accelerator, f"{where}.fleet[{i}].accelerator")
         if f.region not in regions:
-            raise InputError(f"provider.fleet[{i}].region", f.region, "unknown region")
+            raise InputError(f"{where}.fleet[{i}].region", f.region, "unknown region")
         if quarter(f.bought) > qs[0]:
-            raise InputError(f"provider.fleet[{i}].bought", f.bought, f"must be at or before the horizon start {qs[0]}")
+            raise InputError(f"{where}.fleet[{i}].bought", f.bought, f"must be at or before the horizon start {qs[0]}")
+
+
+def _check_market(s: Scenario) -> None:
+    m = s.market
+    if m is None:
+        return
+    qs = s.quarters
+    inside = lambda text: qs[0] <= quarter(text) <= qs[-1]  # noqa: E731
+    if m.start is not None and not inside(m.start):
+        raise InputError("market.start", m.start, f"must be inside the horizon {qs[0]}..{qs[-1]}")
+    names: set[str] = set()
+    for i, p in enumerate(m.providers):
+        where = f"market.providers[{i}]"
+        if p.name in names:
+            raise InputError(f"{where}.name", p.name, "duplicate provider name")
+        names.add(p.name)
+        if p.same_as_provider and s.provider is None:
+            raise InputError(f"{where}.same_as_provider", True, "the scenario has no provider section to copy")
+        if not p.same_as_provider and p.economics is None:
+            raise InputError(f"{where}.economics", None, "is required unless same_as_provider is true")
+        _check_provider(s, p, where)
+    workload_tenants = sorted({w.tenant for w in s.demand.training} | {w.tenant for w in s.demand.inference})
+    tenant_names: set[str] = set()
+    for i, t in enumerate(m.tenants):
+        where = f"market.tenants[{i}]"
+        if t.name in tenant_names:
+            raise InputError(f"{where}.name", t.name, "duplicate tenant name")
+        tenant_names.add(t.name)
+        if t.demand_tenant is not None and t.demand_tenant not in workload_tenants:
+            raise InputError(f"{where}.demand_tenant", t.demand_tenant,
+                             f"no workload has this tenant; {did_you_mean(t.demand_tenant, workload_tenants)}")
+        if t.demand is not None and t.demand.region not in s.regions:
+            raise InputError(f"{where}.demand.region", t.demand.region, "unknown region")
+        for j, f in enumerate(t.funding):
+            if not inside(f.quarter):
+                raise InputError(f"{where}.funding[{j}].quarter", f.quarter, "must be inside the horizon")
+    check_contracts([p.name for p in m.providers], [t.name for t in m.tenants], m.contracts, "market.contracts")
 
 
 def _projects_from_csv(path: Path) -> list[dict[str, Any]]:
@@ -453,12 +710,13 @@ def parse_scenario(data: Any, base_dir: str | Path = ".") -> Scenario:
         scenario = Scenario.model_validate({**data, "base_dir": str(base_dir)})
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = tuple(err["loc"])
+        loc = _clean_loc(data, tuple(err["loc"]))
         value = _lookup(data, loc) if err["type"] != "missing" else "missing"
         message = err["msg"].removeprefix("Value error, ")
         raise PacerError(f"{_format_loc(loc)}: {message}, got {value!r}") from exc
     _cross_check(scenario)
     _check_provider(scenario)
+    _check_market(scenario)
     return scenario
 
 

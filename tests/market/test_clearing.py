@@ -76,8 +76,8 @@ def test_conservation_of_capacity_and_money(request, hyper_cap, quarter):
 @pytest.mark.parametrize(
     ("contracts", "message"),
     [
-        ([EXCLUSIVE | {"provider": "azure"}], "contracts[0].provider: unknown provider, got 'azure'"),
-        ([EXCLUSIVE | {"tenant": "openai"}], "contracts[0].tenant: unknown tenant, got 'openai'"),
+        ([EXCLUSIVE | {"provider": "azure"}], "contracts[0].provider: unknown provider"),
+        ([EXCLUSIVE | {"tenant": "openai"}], "contracts[0].tenant: unknown tenant"),
         ([EXCLUSIVE, EXCLUSIVE | {"provider": "rival", "start": "2024Q1"}], "overlaps the exclusivity"),
         ([TOP | {"price_usd_per_h100e_hour": -1}], "greater than or equal to 0"),
         ([ROFR | {"window_quarters": 0}], "greater than or equal to 1"),

@@ -177,7 +177,7 @@ def _per_path_demand(
     s: Scenario, levels: np.ndarray
 ) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
     """GPUs per (path, quarter, region, workload, accelerator), the accelerators, the tenants and H100e per
-    (path, quarter, tenant)."""
+    (path, quarter, tenant, region, workload)."""
     n_paths, n_q, _ = levels.shape
     acc_at = s.accelerator_at()
     accelerators = list(dict.fromkeys(acc_at))
@@ -185,7 +185,7 @@ def _per_path_demand(
     regions = s.regions
     tenants = sorted({w.tenant for w in s.demand.training} | {w.tenant for w in s.demand.inference})
     gpus = np.zeros((n_paths, n_q, len(regions), len(WORKLOADS), len(accelerators)))
-    by_tenant = np.zeros((n_paths, n_q, len(tenants)))
+    by_tenant = np.zeros((n_paths, n_q, len(tenants), len(regions), len(WORKLOADS)))
     q0 = quarter(s.horizon.start)
     quarter_index = np.arange(n_q)
     h100e = np.array([_h100e_factor(a) for a in accelerators])
@@ -203,7 +203,7 @@ def _per_path_demand(
         run_acc = np.eye(len(accelerators))[acc_index[starts]]  # (runs, accelerators)
         contribution = np.einsum("pr,rq,ra->pqa", run_gpus, occupancy.astype(float), run_acc)
         gpus[:, :, regions.index(c.region), 0, :] += contribution
-        by_tenant[:, :, tenants.index(c.tenant)] += contribution @ h100e
+        by_tenant[:, :, tenants.index(c.tenant), regions.index(c.region), 0] += contribution @ h100e
 
     tokens_level, efficiency_level = levels[:, :, 1], levels[:, :, 2]
     one_hot = np.eye(len(accelerators))[acc_index]  # (quarters, accelerators)
@@ -215,7 +215,7 @@ def _per_path_demand(
         need = np.where(quarter_index >= start, output_rate / (per_gpu * efficiency_level), 0.0)  # (paths, q)
         contribution = need[:, :, None] * one_hot[None, :, :]
         gpus[:, :, regions.index(svc.region), 1, :] += contribution
-        by_tenant[:, :, tenants.index(svc.tenant)] += contribution @ h100e
+        by_tenant[:, :, tenants.index(svc.tenant), regions.index(svc.region), 1] += contribution @ h100e
     return gpus, accelerators, tenants, by_tenant
 
 
@@ -239,6 +239,18 @@ def demand_paths(s: Scenario, n_paths: int, seed: int) -> np.ndarray:
                                  events=events, seed=seed)
     gpus, accelerators, _, _ = _per_path_demand(s, levels)
     return gpus @ np.array([_h100e_factor(a) for a in accelerators])
+
+
+def tenant_demand_paths(s: Scenario, n_paths: int, seed: int) -> tuple[list[str], np.ndarray]:
+    """Sampled demand per workload tenant: the tenants and H100-equivalents per (path, quarter, tenant,
+    region, workload). Needs workloads (a demand table has no tenants)."""
+    if s.demand.table is not None:
+        raise InputError("demand.table", s.demand.table, "has no tenants; the market needs workloads")
+    growth, vol, events = _drivers(s)
+    levels = sample_growth_paths(n_paths, len(s.quarters), growth, vol, correlation=s.demand.drivers.correlation,
+                                 events=events, seed=seed)
+    _, _, tenants, by_tenant = _per_path_demand(s, levels)
+    return tenants, by_tenant
 
 
 def _table_demand(s: Scenario) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -326,7 +338,8 @@ def forecast(scenario: Scenario | str | Path, *, paths: int | None = None, leave
         levels = sample_growth_paths(n_paths, len(quarters), growth, vol,
                                      correlation=s.demand.drivers.correlation, events=events,
                                      seed=u.seed if seed is None else seed)
-        gpus, accelerators, tenants, by_tenant = _per_path_demand(s, levels)
+        gpus, accelerators, tenants, by_tenant_rw = _per_path_demand(s, levels)
+        by_tenant = by_tenant_rw.sum(axis=(3, 4))
         factor_acc = np.array([_h100e_factor(a) for a in accelerators])
         features = (gpus @ factor_acc).reshape(n_paths, len(quarters), -1)
         branch = [(quarter(b) - q0).n for b in u.branch_quarters]

@@ -26,6 +26,13 @@ LEASE_BREAK_MONTHS_LIVE = 24
 SIGNED_FROM = "shell"
 
 
+#: Retained share below which a project counts as dropped.
+KEEP_TOLERANCE = 1e-6
+#: Frame columns proportional to a project's megawatts.
+_MW_COLUMNS = ("power_mw", "build_capex_usd", "rent_usd_per_quarter", "opex_usd_per_quarter",
+               "hold_usd_per_quarter", "fee_live_usd")
+
+
 @dataclass(frozen=True)
 class PipelineTable:
     """``frame``: one row per project. ``stages``: (project, stage) arrays (see module docstring)."""
@@ -42,6 +49,30 @@ class PipelineTable:
         index = np.argmax(unfinished & started, axis=1)
         index = np.where((unfinished & started).any(axis=1), index, len(BUILD_STAGES))
         return names[index]
+
+    def carried(self, keep: np.ndarray, completed: np.ndarray) -> PipelineTable:
+        """The pipeline after decisions: each project's retained share ``keep`` (project) becomes the
+        whole project, with ``completed`` (project, stage) shares rescaled to it; dropped projects go."""
+        alive = keep > KEEP_TOLERANCE
+        share = keep[alive]
+        frame = self.frame[alive].copy()
+        for column in _MW_COLUMNS:
+            frame[column] = frame[column] * share
+        done = np.clip(completed[alive] / share[:, None], 0.0, 1.0)
+        durations = self.stages.duration_quarters.to_numpy()[alive]
+        frame["stage"] = self.stage_of(done)
+        frame["remaining_quarters"] = ((1 - done) * durations).sum(axis=1)
+        stages = self.stages.isel(project=np.flatnonzero(alive)).copy()
+        for name in ("spend_usd", "fee_usd", "fee_step_usd"):
+            stages[name] = stages[name] * xr.DataArray(share, dims="project")
+        stages["fee_step_live_usd"] = stages.fee_step_live_usd * xr.DataArray(share, dims="project")
+        stages["completed_now"] = (("project", "stage"), done)
+        return PipelineTable(frame=frame, stages=stages)
+
+    def concat(self, other: PipelineTable) -> PipelineTable:
+        """Both pipelines as one (project ids must differ)."""
+        return PipelineTable(frame=pd.concat([self.frame, other.frame]),
+                             stages=xr.concat([self.stages, other.stages], dim="project"))
 
 
 def _stage_values(project: Project) -> tuple[dict[str, int], dict[str, float], dict[str, float]]:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from pacer.finance import cvar, npv
-from pacer.plan.problem import HOURS_PER_QUARTER, PlanProblem, chain_nodes
+from pacer.plan.problem import HOURS_PER_QUARTER, PlanProblem, chain_nodes, fleet_and_book
 from pacer.plan.solve import Decisions, solve_problem
 
 
@@ -39,6 +39,29 @@ def _previous(a: np.ndarray, first: np.ndarray | float) -> np.ndarray:
     return np.concatenate([start, a[..., :-1]], axis=-1)
 
 
+def project_costs(problem: PlanProblem, keep: np.ndarray, completed: np.ndarray) -> dict[str, np.ndarray]:
+    """Cash out (USD) per (path, project, quarter) of pipeline decisions ``keep`` (path, project, quarter)
+    and ``completed`` (path, project, stage, quarter): ``spend_usd`` (build steps), ``fees_usd``
+    (cancellation), ``hold_usd`` (carrying the retained, not yet live share), ``running_usd`` (rent, opex)."""
+    st = problem.pipeline.stages
+    frame = problem.pipeline.frame
+    keep_prev = _previous(keep, 1.0)
+    prior = _previous(completed, st.completed_now.to_numpy()[None, :, :, None])
+    step = np.clip(completed - prior, 0, None)
+    entered = np.concatenate([keep_prev[:, :, None, :], prior[:, :, :-1, :]], axis=2)
+    dropped = np.clip(entered - keep[:, :, None, :], 0, None)
+    dropped_live = np.clip(prior[:, :, -1, :] - keep, 0, None)
+    live_share = completed[:, :, -1, :]
+    col = lambda name: frame[name].to_numpy()[None, :, None]  # noqa: E731
+    return {
+        "spend_usd": (step * st.spend_usd.to_numpy()[None, :, :, None]).sum(2),
+        "fees_usd": ((dropped * st.fee_step_usd.to_numpy()[None, :, :, None]).sum(2)
+                     + dropped_live * st.fee_step_live_usd.to_numpy()[None, :, None]),
+        "hold_usd": col("hold_usd_per_quarter") * (keep - live_share),
+        "running_usd": live_share * (col("rent_usd_per_quarter") + col("opex_usd_per_quarter")),
+    }
+
+
 def simulate(problem: PlanProblem, d: PathDecisions, demand_kh100e: np.ndarray) -> dict[str, np.ndarray]:
     """Cash flows (USD) and metrics of decisions ``d`` on demand paths (path, quarter, region, workload).
 
@@ -47,33 +70,14 @@ def simulate(problem: PlanProblem, d: PathDecisions, demand_kh100e: np.ndarray) 
     """
     p = problem
     frame = p.pipeline.frame
-    st = p.pipeline.stages
-    n_q = demand_kh100e.shape[1]
     keep_prev = _previous(d.keep, 1.0)
-    prior = _previous(d.completed, st.completed_now.to_numpy()[None, :, :, None])
-    step = np.clip(d.completed - prior, 0, None)
-    spend = (step * st.spend_usd.to_numpy()[None, :, :, None]).sum(2)
-    entered = np.concatenate([keep_prev[:, :, None, :], prior[:, :, :-1, :]], axis=2)
-    dropped = np.clip(entered - d.keep[:, :, None, :], 0, None)
-    dropped_live = np.clip(prior[:, :, -1, :] - d.keep, 0, None)
-    fees = ((dropped * st.fee_step_usd.to_numpy()[None, :, :, None]).sum(2)
-            + dropped_live * st.fee_step_live_usd.to_numpy()[None, :, None])
+    costs = project_costs(p, d.keep, d.completed)
     live_share = d.completed[:, :, -1, :]
-    col = lambda name: frame[name].to_numpy()[None, :, None]  # noqa: E731
-    hold = col("hold_usd_per_quarter") * (d.keep - live_share)
-    running = live_share * (col("rent_usd_per_quarter") + col("opex_usd_per_quarter"))
-    project_cost = (spend + fees + hold + running).sum(1)
+    project_cost = (costs["spend_usd"] + costs["fees_usd"] + costs["hold_usd"] + costs["running_usd"]).sum(1)
 
     gens = p.generations
     price = gens.price_usd.to_numpy()[None, :, None, None] * 1e3  # USD per kGPU
-    life = p.life_quarters
-    shifted = np.zeros_like(d.buy_kgpu)
-    if life < n_q:
-        shifted[..., life:] = d.buy_kgpu[..., :-life]
-    retire_init = p.init_retire_kgpu[None, :, :, :n_q]
-    fleet = p.init_fleet_kgpu[None, :, :, None] + np.cumsum(d.buy_kgpu - shifted - retire_init, axis=3)
-    fleet_prev = _previous(fleet, p.init_fleet_kgpu[None, :, :, None])
-    book = p.init_book_usd[None, :, :, None] + np.cumsum(price * d.buy_kgpu - price / life * fleet_prev, axis=3)
+    fleet, book = fleet_and_book(p, d.buy_kgpu)
     it_mw = gens.it_mw_per_kgpu.to_numpy()[None, :, None, None]
     gpu_mw = (fleet * it_mw).sum(1) * p.pue[None, :, None]  # path, region, quarter
     region_of = (frame.region.to_numpy()[:, None] == np.array(p.regions)[None, :]).astype(float)

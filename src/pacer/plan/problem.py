@@ -13,7 +13,7 @@ from pacer.demand.scenarios import leaf_paths
 from pacer.errors import InputError
 from pacer.finance import discount_factors, straight_line_book_value
 from pacer.pipeline import PipelineTable, build_pipeline
-from pacer.scenario import Scenario, quarter
+from pacer.scenario import Provider, Scenario, quarter
 
 HOURS_PER_QUARTER = 365.25 * 24 / 4
 WORKLOADS = ("training", "inference")
@@ -81,18 +81,26 @@ def chain_nodes(n_quarters: int) -> pd.DataFrame:
 
 def build_problem(scenario: Scenario, demand: DemandForecast) -> PlanProblem:
     """Assemble the planning problem of ``scenario``'s provider against ``demand``'s tree."""
-    provider = scenario.provider
-    if provider is None:
+    if scenario.provider is None:
         raise InputError("provider", None, "the scenario needs a provider section to plan")
+    ds = demand.dataset
+    demand_kh100e = ds.gpus_h100e.transpose("node", "region", "workload").sel(
+        region=list(scenario.regions), workload=list(WORKLOADS)).to_numpy() / 1e3
+    nodes = demand.tree.nodes[["node", "parent", "quarter", "probability"]].copy()
+    return provider_problem(scenario, scenario.provider, nodes, demand_kh100e)
+
+
+def provider_problem(scenario: Scenario, provider: Provider, nodes: pd.DataFrame, demand_kh100e: np.ndarray,
+                     where: str = "provider") -> PlanProblem:
+    """The planning problem of any ``provider`` (its pipeline, fleet and economics) on a tree of
+    ``nodes`` with demand (node, region, workload) in kH100e, over the scenario's horizon."""
     if not provider.projects:
-        raise InputError("provider.projects", [], "needs at least one project")
+        raise InputError(f"{where}.projects", [], "needs at least one project")
+    if provider.economics is None:
+        raise InputError(f"{where}.economics", None, "is required to plan")
     quarters = [str(q) for q in scenario.quarters]
     q0 = quarter(quarters[0])
     regions = list(scenario.regions)
-    ds = demand.dataset
-    demand_kh100e = ds.gpus_h100e.transpose("node", "region", "workload").sel(
-        region=regions, workload=list(WORKLOADS)).to_numpy() / 1e3
-    nodes = demand.tree.nodes[["node", "parent", "quarter", "probability"]].copy()
 
     life = max(1, round(provider.gpu_life_years * 4))
     overhead = load_facilities().network_storage_overhead.value
@@ -112,7 +120,7 @@ def build_problem(scenario: Scenario, demand: DemandForecast) -> PlanProblem:
     book = np.zeros_like(init)
     for i, f in enumerate(provider.fleet):
         if f.accelerator not in gen_index:
-            raise InputError(f"provider.fleet[{i}].accelerator", f.accelerator, "must be on the roadmap")
+            raise InputError(f"{where}.fleet[{i}].accelerator", f.accelerator, "must be on the roadmap")
         g, r = gen_index[f.accelerator], regions.index(f.region)
         age = (q0 - quarter(f.bought)).n
         if age >= life:
@@ -136,4 +144,52 @@ def build_problem(scenario: Scenario, demand: DemandForecast) -> PlanProblem:
         pue=np.array([scenario.pue_of(r) for r in regions]), discount_rate=provider.discount_rate,
         facility_residual_fraction=provider.facility_residual_fraction,
         cvar_alpha=provider.cvar.alpha, cvar_weight=provider.cvar.weight,
+    )
+
+
+def fleet_and_book(problem: PlanProblem, buy_kgpu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """GPUs alive (kGPU) and their book value (USD) after each quarter's purchases along a path:
+    ``buy_kgpu`` (..., generation, region, quarter) -> two arrays of the same shape."""
+    p = problem
+    n_q = buy_kgpu.shape[-1]
+    price = p.generations.price_usd.to_numpy()[:, None, None] * 1e3  # USD per kGPU
+    life = p.life_quarters
+    retired_buys = np.zeros_like(buy_kgpu)
+    if life < n_q:
+        retired_buys[..., life:] = buy_kgpu[..., :-life]
+    fleet = p.init_fleet_kgpu[..., None] + np.cumsum(buy_kgpu - retired_buys - p.init_retire_kgpu[..., :n_q], axis=-1)
+    before = np.concatenate([np.broadcast_to(p.init_fleet_kgpu[..., None], (*fleet.shape[:-1], 1)),
+                             fleet[..., :-1]], axis=-1)
+    book = p.init_book_usd[..., None] + np.cumsum(price * buy_kgpu - price / life * before, axis=-1)
+    return fleet, book
+
+
+def roll_forward(problem: PlanProblem, keep: np.ndarray, completed: np.ndarray, buy_kgpu: np.ndarray,
+                 n: int) -> PlanProblem:
+    """The problem ``n`` quarters later, after the decisions of its first ``n`` quarters along one path:
+    ``keep`` (project, quarter), ``completed`` (project, stage, quarter), ``buy_kgpu`` (generation,
+    region, quarter). The state carried over is the retained share and stage progress of every project
+    (fully dropped ones leave), and the GPUs alive with their book value and retirement dates. The new
+    problem is a chain over the remaining quarters; its demand is the old one's, to be replaced."""
+    p = problem
+    if n <= 0:
+        return p
+    if n >= len(p.quarters):
+        raise InputError("n", n, f"must leave at least one of the {len(p.quarters)} quarters")
+    fleet, book = fleet_and_book(p, buy_kgpu[..., :n])
+    life = p.life_quarters
+    retire = p.init_retire_kgpu[..., n:].copy()
+    bought_at = np.arange(n)
+    retire_index = bought_at + life - n
+    inside = (retire_index >= 0) & (retire_index < retire.shape[-1])
+    retire[..., retire_index[inside]] += buy_kgpu[..., bought_at[inside]]  # one purchase per quarter: no clashes
+    generations = p.generations.copy()
+    generations["available"] = np.maximum(generations.available - n, 0)
+    remaining = len(p.quarters) - n
+    chain = chain_nodes(remaining)
+    demand = p.demand_kh100e[n:] if len(p.demand_kh100e) == len(p.quarters) else p.demand_kh100e[-remaining:]
+    return replace(
+        p, nodes=chain, quarters=p.quarters[n:], demand_kh100e=demand,
+        pipeline=p.pipeline.carried(keep[:, n - 1], completed[:, :, n - 1]), generations=generations,
+        init_fleet_kgpu=fleet[..., -1], init_retire_kgpu=retire, init_book_usd=book[..., -1],
     )

@@ -1,0 +1,191 @@
+"""The market simulation on a small case: conservation, contract rules over time, money limits, absorption."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pacer.market import absorb_lots, simulate
+from pacer.market.agents import ProviderAgent, expected_demand
+from pacer.plan.problem import HOURS_PER_QUARTER
+from pacer.scenario import parse_scenario
+
+from .conftest import SMALL
+
+
+@pytest.fixture(scope="module")
+def small_result():
+    return simulate(parse_scenario(SMALL))
+
+
+def test_conservation_of_money_and_capacity(small_result):
+    checks = small_result.checks()
+    assert checks["money_paid_minus_received_usd"] < 1e-3
+    assert checks["allocations_minus_paid_usd"] < 1e-3
+    assert checks["pipeline_balance_mw"] < 1e-6  # pipeline change = absorbed last quarter - released
+    assert checks["sold_above_capacity_kh100e"] < 1e-6
+    served = small_result.series("tenants", "served_kh100e")
+    demand = small_result.series("tenants", "demand_kh100e")
+    assert (served <= demand + 1e-6).all().all()
+
+
+def test_exclusivity_holds_in_every_quarter(small_result):
+    a = small_result.allocations
+    during = a[(a.tenant == "lab") & (a.quarter <= "2025Q4")]
+    assert during[during.provider == "rival"].kh100e.sum() <= 1e-6
+    assert (during[during.provider == "neo"].kh100e <= 1.0 + 1e-6).all()
+
+
+def test_take_or_pay_is_paid_every_quarter(small_result):
+    a = small_result.allocations
+    paid = a[(a.tenant == "startup") & (a.provider == "neo")].set_index("quarter").paid_usd
+    floor = 1.5 * 1e3 * 2.5 * HOURS_PER_QUARTER
+    assert len(paid) == len(small_result.quarters) and (paid >= floor * (1 - 1e-9)).all()
+
+
+def test_rofr_decides_every_new_request(small_result):
+    t = small_result.tenants.set_index(["quarter", "tenant"])
+    decided = {(e["quarter"]) for e in small_result.events if e["type"].startswith("rofr_")}
+    for q in small_result.quarters:
+        if q < "2026Q1":
+            assert q not in decided
+    assert decided, "the ROFR holder saw no new request"
+    assert all(t.loc[(q, "lab"), "demand_kh100e"] > 0 for q in decided)
+
+
+def test_json_contract(small_result):
+    data = small_result.to_dict()
+    for key in ("quarters", "released_mw", "absorbed_mw", "events", "tenant_spend_usd"):
+        assert key in data
+    assert set(data["released_mw"]) == {"big", "rival", "neo"}
+    assert len(data["released_mw"]["big"]) == len(data["quarters"]) == 12
+    assert set(data["tenant_spend_usd"]["lab"]) == {"2025", "2026", "2027"}
+    for e in data["events"]:
+        assert {"type", "quarter", "parties", "mw"} <= set(e)
+    assert small_result.to_dataset().released_mw.sizes == {"quarter": 12, "provider": 3}
+
+
+def test_a_tenant_out_of_cash_cuts_demand(small_market):
+    lab = small_market["market"]["tenants"][0]
+    lab |= {"cash_usd": 5.0e7, "min_cash_usd": 1.0e7, "revenue_usd_per_year": {2025: 2.0e7},
+            "other_costs_usd_per_year": {2025: 2.0e7}}
+    r = simulate(parse_scenario(small_market))
+    cash = r.series("tenants", "cash_usd")["lab"]
+    assert cash.min() >= 1.0e7 - 1.0  # compute never takes it below its floor (revenue = other costs here)
+    assert any(e["type"] == "demand_cut" and e["tenant"] == "lab" for e in r.events)
+    assert r.series("tenants", "cut_kh100e")["lab"].iloc[-1] > 0
+
+
+def test_expected_demand_uses_the_neighbours_of_each_tenant():
+    rng = np.random.default_rng(0)
+    paths = rng.lognormal(size=(40, 6, 2, 1, 2))
+    everyone = expected_demand(paths, realised=0, t=2, neighbours=40)
+    np.testing.assert_allclose(everyone[1:], paths[:, 3:].mean(axis=0))
+    np.testing.assert_allclose(everyone[0], paths[0, 2])
+    high = expected_demand(paths, realised=0, t=2, neighbours=40, quantile=0.9)
+    assert (high[1:].sum(axis=(2, 3)) >= everyone[1:].sum(axis=(2, 3))).all()
+
+
+def _fake_absorber(name, values, room):
+    return SimpleNamespace(name=name, problem=SimpleNamespace(regions=["us", "eu"]),
+                           value_of_lots_usd_per_mw=lambda t, lots: np.asarray(values, dtype=float),
+                           room_to_absorb_mw=lambda t: np.asarray(room, dtype=float))
+
+
+@settings(max_examples=30, deadline=None)
+@given(mw=st.lists(st.floats(1, 500), min_size=1, max_size=4), data=st.data())
+def test_released_mw_are_never_counted_twice(mw, data):
+    lots = [SimpleNamespace(power_mw=m, region=data.draw(st.sampled_from(["us", "eu"])),
+                            provider=data.draw(st.sampled_from(["a", "b", "c"]))) for m in mw]
+    value = st.lists(st.floats(-1e6, 1e7), min_size=len(lots), max_size=len(lots))
+    room = st.lists(st.floats(0, 800), min_size=2, max_size=2)
+    absorbers = [_fake_absorber(n, data.draw(value), data.draw(room)) for n in ("a", "b")]
+    taken = absorb_lots(lots, absorbers, 0)
+    assert (taken >= 0).all()
+    assert (taken.sum(axis=1) <= np.array(mw) + 1e-6).all()  # a lot goes once, at most whole
+    for j, a in enumerate(absorbers):
+        values = a.value_of_lots_usd_per_mw(0, lots)
+        room_mw = a.room_to_absorb_mw(0)
+        for i, lot in enumerate(lots):
+            if lot.provider == a.name or values[i] <= 0:
+                assert taken[i, j] == 0  # never its own lot, never a lot it does not value
+        for r, region in enumerate(["us", "eu"]):
+            got = sum(taken[i, j] for i, lot in enumerate(lots) if lot.region == region)
+            assert got <= room_mw[r] + 1e-6
+
+
+def test_absorbed_lot_joins_the_pipeline_at_its_stage(small_market):
+    s = parse_scenario(small_market)
+    agents = [ProviderAgent.create(s, p, f"market.providers[{i}]") for i, p in enumerate(s.market.providers)]
+    n = len(s.quarters)
+    for a in agents:
+        a.replan(0, np.full((n, 1, 2), 5.0), 30)
+    big, rival = agents[0], agents[1]
+    state = big.state(0)
+    state["released_share"] = np.array([0.0, 0.5, 0.0])  # half of big-land-1 goes
+    state["released_completed"] = np.zeros((3, 5))
+    (lot,) = big.lots_released(0, state)
+    assert lot.power_mw == pytest.approx(150.0) and lot.project == "big-land-1"
+    rival.pending_lots.append((lot, 100.0))
+    assert rival.due(1, 4)
+    rival.replan(1, np.full((n - 1, 1, 2), 5.0), 30)
+    frame = rival.problem.pipeline.frame
+    taken = frame.loc[[i for i in frame.index if i.startswith("big-land-1@rival")]]
+    assert len(taken) == 1 and taken.power_mw.iloc[0] == pytest.approx(100.0)
+    assert taken.ownership.iloc[0] == "owned"
+
+
+def test_bad_market_input_is_one_line(pacer_cli, tmp_path, small_market):
+    cases = [
+        (["contracts", 0, "provider"], "azure", "market.contracts[0].provider: unknown provider"),
+        (["contracts", 2, "price_usd_per_h100e_hour"], -1.0, "market.contracts[2].price_usd_per_h100e_hour"),
+        (["contracts", 1, "window_quarters"], 0, "market.contracts[1].window_quarters"),
+        (["tenants", 0, "demand_tenant"], "nobody", "market.tenants[0].demand_tenant"),
+        (["providers", 1, "ask_usd_per_h100e_hour"], {2025: -2.0}, "market.providers[1].ask_usd_per_h100e_hour"),
+    ]
+    for path, value, message in cases:
+        raw = parse_copy = yaml.safe_load(yaml.safe_dump(small_market))
+        node = parse_copy["market"]
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(yaml.safe_dump(raw))
+        run = pacer_cli("simulate", str(bad), "--json")
+        assert run.code == 2 and message in run.err, (message, run.err)
+        assert len(run.err.strip().splitlines()) == 1 and run.out == ""
+    overlap = yaml.safe_load(yaml.safe_dump(small_market))
+    overlap["market"]["contracts"].append({"type": "exclusivity", "tenant": "lab", "provider": "rival",
+                                           "start": "2025Q3"})
+    bad = tmp_path / "overlap.yaml"
+    bad.write_text(yaml.safe_dump(overlap))
+    run = pacer_cli("simulate", str(bad))
+    assert run.code == 2 and "overlaps the exclusivity" in run.err
+
+
+def test_simulate_needs_a_market(pacer_cli, tmp_path, small_market):
+    del small_market["market"]
+    path = tmp_path / "nomarket.yaml"
+    path.write_text(yaml.safe_dump(small_market))
+    run = pacer_cli("simulate", str(path))
+    assert run.code == 2 and run.err.startswith("error: market:")
+
+
+def test_cli_table_output(pacer_cli, tmp_path, small_market):
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(small_market))
+    run = pacer_cli("simulate", str(path))
+    assert run.code == 0, run.err
+    assert "market simulation" in run.out and "compute spend" in run.out
+
+
+def test_frames_have_one_row_per_agent_and_quarter(small_result):
+    assert len(small_result.providers) == 12 * 3 and len(small_result.tenants) == 12 * 2
+    assert not small_result.providers.duplicated(["quarter", "provider"]).any()
+    assert isinstance(small_result.by_year("tenants", "spend_usd"), pd.DataFrame)
