@@ -27,6 +27,7 @@ demo: install
 		--plot out/pareto-llama-3.1-70b.html
 	$(PACER) demand examples/seed-2025/scenario.yaml --plot out/demand-seed-2025.html
 	$(PACER) plan examples/seed-2025/scenario.yaml
+	$(PACER) simulate examples/seed-2025/scenario.yaml
 
 test: install
 	$(PY) -m pytest -q

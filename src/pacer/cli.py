@@ -257,19 +257,23 @@ def plan_cmd(
 @app.command("simulate")
 def simulate_cmd(
     scenario: Annotated[str, typer.Argument(help="Scenario YAML file with a market section.")],
+    executor: Annotated[str, typer.Option(help="Where providers re-plan: auto, local, processes or ray.")] = "auto",
     as_json: JsonFlag = False,
 ) -> None:
     """Play the compute market quarter by quarter: providers re-plan, tenants buy, contracts route requests,
     released capacity is absorbed."""
     from pacer.market import simulate
+    from pacer.runner import EXECUTORS
     from pacer.scenario import load_scenario
 
+    if executor not in EXECUTORS:
+        raise PacerError(f"executor: must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     loaded = load_scenario(scenario)
     if loaded.market is None:
         raise PacerError("market: the scenario needs a market section to simulate, got None")
     with _progress(True) as progress:
         task = progress.add_task("simulating the market", total=None)
-        result = simulate(loaded, on_step=lambda text: progress.update(task, description=text))
+        result = simulate(loaded, executor=executor, on_step=lambda text: progress.update(task, description=text))
     if as_json:
         _emit_json(result.to_dict())
         return
@@ -282,7 +286,9 @@ def simulate_cmd(
             if any(frame.loc[y, p] > 0 for frame in yearly.values())]
     console.print(_frame_table(pd.DataFrame(rows), "capacity released and absorbed, capex, by year"))
     spend, net = result.by_year("tenants", "spend_usd"), result.by_year("tenants", "net_income_usd")
-    rows = [{"year": y, "tenant": t, "compute_spend_usd": spend.loc[y, t], "net_income_usd": net.loc[y, t]}
+    revenue = result.by_year("tenants", "revenue_usd").sum()
+    rows = [{"year": y, "tenant": t, "compute_spend_usd": spend.loc[y, t],
+             "net_income_usd": net.loc[y, t] if revenue[t] > 0 else None}  # no finances given: no income
             for y in spend.index for t in result.tenant_names if spend.loc[y, t] > 0]
     console.print(_frame_table(pd.DataFrame(rows), "tenants: compute spend and net income by year"))
     contract = [e for e in result.events if e["type"] in ("rofr_exercised", "rofr_declined", "exception_used")]

@@ -21,7 +21,7 @@ from .conftest import SMALL
 
 @pytest.fixture(scope="module")
 def small_result():
-    return simulate(parse_scenario(SMALL))
+    return simulate(parse_scenario(SMALL), executor="local")
 
 
 def test_conservation_of_money_and_capacity(small_result):
@@ -189,3 +189,24 @@ def test_frames_have_one_row_per_agent_and_quarter(small_result):
     assert len(small_result.providers) == 12 * 3 and len(small_result.tenants) == 12 * 2
     assert not small_result.providers.duplicated(["quarter", "provider"]).any()
     assert isinstance(small_result.by_year("tenants", "spend_usd"), pd.DataFrame)
+
+
+def test_executors_give_identical_results(small_result):
+    from pacer.runner import ProcessExecutor
+
+    pool = ProcessExecutor(workers=2)
+    try:
+        other = simulate(parse_scenario(SMALL), executor=pool)
+    finally:
+        pool.close()
+    assert other.events == small_result.events
+    pd.testing.assert_frame_equal(other.providers, small_result.providers)
+    pd.testing.assert_frame_equal(other.tenants, small_result.tenants)
+
+
+def test_unknown_executor_is_one_line(pacer_cli, tmp_path, small_market):
+    from pacer.errors import PacerError
+    from pacer.runner import get_executor
+
+    with pytest.raises(PacerError, match="executor: must be one of"):
+        get_executor("cluster")

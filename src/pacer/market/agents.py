@@ -66,6 +66,31 @@ def resolve_provider(s: Scenario, spec: MarketProvider) -> Provider:
 
 
 @dataclass
+class ProviderPlan:
+    """What a provider keeps of a solve: its decisions, what live MW is worth to it per region and quarter
+    (USD per MW, discounted), and the demand it plans to leave to others (kH100e per region and quarter)."""
+
+    decisions: Decisions
+    power_value_usd_per_mw: np.ndarray
+    shortfall_kh100e: np.ndarray
+    seconds: float
+
+
+def solve_provider_plan(job: tuple[PlanProblem, float]) -> ProviderPlan:
+    """Solve one provider's problem (a picklable job, for any executor)."""
+    problem, time_limit_s = job
+    outcome = solve_problem(problem, time_limit_s=time_limit_s)
+    m = outcome.model.model
+    short = m.variables["third_party_kh100e"].solution + m.variables["unserved_kh100e"].solution
+    return ProviderPlan(
+        decisions=outcome.decisions,
+        power_value_usd_per_mw=np.abs(m.constraints["power_fits_live_mw"].dual.to_numpy()) * 1e6,
+        shortfall_kh100e=short.sum("workload").transpose("region", "node").to_numpy().clip(0),
+        seconds=outcome.build_seconds + outcome.solve_seconds,
+    )
+
+
+@dataclass
 class ProviderAgent:
     """One provider: its planning problem at the last re-plan and the decisions it carries out."""
 
@@ -92,9 +117,9 @@ class ProviderAgent:
     def due(self, t: int, every: int) -> bool:
         return self.decisions is None or t - self.solved_at >= every or bool(self.pending_lots)
 
-    def replan(self, t: int, expected_kh100e: np.ndarray, time_limit_s: float) -> None:
-        """Roll forward to quarter ``t`` and re-solve against ``expected_kh100e`` (quarter >= t, region,
-        workload)."""
+    def prepare(self, t: int, expected_kh100e: np.ndarray) -> PlanProblem:
+        """Roll forward to quarter ``t``, take over pending lots, and set the demand to ``expected_kh100e``
+        (quarter >= t, region, workload): the problem to re-solve."""
         if self.decisions is not None and t > self.solved_at:
             d = self.decisions
             self.problem = roll_forward(self.problem, d.keep, d.completed, d.buy_kgpu, t - self.solved_at)
@@ -106,16 +131,21 @@ class ProviderAgent:
             self.problem = replace(self.problem, pipeline=self.problem.pipeline.concat(table))
         self.pending_lots = []
         self.problem = self.problem.with_demand(chain_nodes(len(expected_kh100e)), expected_kh100e)
-        outcome = solve_problem(self.problem, time_limit_s=time_limit_s)
-        self.decisions = outcome.decisions
         self.solved_at = t
+        return self.problem
+
+    def adopt(self, plan: ProviderPlan) -> None:
+        """Carry out ``plan`` (solved for the problem of the last :meth:`prepare`) from now on."""
+        self.decisions = plan.decisions
+        self.power_value_usd_per_mw = plan.power_value_usd_per_mw
+        self.shortfall_kh100e = plan.shortfall_kh100e
+        self.fleet_kgpu, _ = fleet_and_book(self.problem, plan.decisions.buy_kgpu)
         self.solves += 1
-        self.solve_seconds += outcome.build_seconds + outcome.solve_seconds
-        m = outcome.model.model
-        self.power_value_usd_per_mw = np.abs(m.constraints["power_fits_live_mw"].dual.to_numpy()) * 1e6
-        short = m.variables["third_party_kh100e"].solution + m.variables["unserved_kh100e"].solution
-        self.shortfall_kh100e = short.sum("workload").transpose("region", "node").to_numpy().clip(0)
-        self.fleet_kgpu, _ = fleet_and_book(self.problem, self.decisions.buy_kgpu)
+        self.solve_seconds += plan.seconds
+
+    def replan(self, t: int, expected_kh100e: np.ndarray, time_limit_s: float) -> None:
+        """:meth:`prepare` and solve here, then :meth:`adopt` the plan."""
+        self.adopt(solve_provider_plan((self.prepare(t, expected_kh100e), time_limit_s)))
 
     # -- what the plan does in quarter t ------------------------------------------------------------
     def state(self, t: int) -> dict[str, Any]:

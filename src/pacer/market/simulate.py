@@ -30,11 +30,19 @@ import xarray as xr
 
 from pacer._result import Result, plain
 from pacer.errors import InputError, SolverError
-from pacer.market.agents import Lot, ProviderAgent, TenantAgent, expected_demand, tenant_paths
+from pacer.market.agents import (
+    Lot,
+    ProviderAgent,
+    TenantAgent,
+    expected_demand,
+    solve_provider_plan,
+    tenant_paths,
+)
 from pacer.market.clearing import EPSILON_KH100E, clear_quarter
 from pacer.market.contracts import ContractBook, Exclusivity, Rofr, TakeOrPay
 from pacer.plan.problem import HOURS_PER_QUARTER
 from pacer.plan.solve import quiet_stdout
+from pacer.runner import Executor, get_executor
 from pacer.scenario import Scenario, load_scenario, price_in_year
 
 #: Solver time limit of each provider re-plan (s).
@@ -217,8 +225,15 @@ class MarketResult(Result):
         return rows
 
 
-def simulate(scenario: Scenario | str | Path, *, on_step: Callable[[str], None] | None = None) -> MarketResult:
+def simulate(scenario: Scenario | str | Path, *, executor: str | Executor = "auto",
+             on_step: Callable[[str], None] | None = None) -> MarketResult:
     """Simulate the scenario's market quarter by quarter (see the module docstring).
+
+    Parameters
+    ----------
+    executor
+        Where the providers' re-plans of a quarter run (:mod:`pacer.runner`): ``auto``, ``local``,
+        ``processes``, ``ray`` or an executor object. Results do not depend on it.
 
     Returns
     -------
@@ -248,9 +263,25 @@ def simulate(scenario: Scenario | str | Path, *, on_step: Callable[[str], None] 
     agents = [ProviderAgent.create(s, spec, f"market.providers[{i}]") for i, spec in enumerate(m.providers)]
     tenants = [TenantAgent.create(spec, quarters) for spec in m.tenants]
     share = _initial_shares(book, quarters[t0], len(agents))
+    pool = get_executor(executor) if isinstance(executor, str) else executor
+    try:
+        return _play(s, m, quarters, t0, paths, realised, neighbours, agents, tenants, book, share, pool, step,
+                     started)
+    finally:
+        if isinstance(executor, str):
+            pool.close()
+
+
+def _play(s: Scenario, m: Any, quarters: list[str], t0: int, paths: np.ndarray, realised: int, neighbours: int,
+          agents: list[ProviderAgent], tenants: list[TenantAgent], book: ContractBook, share: np.ndarray,
+          pool: Executor, step: Callable[[str], None], started: float) -> MarketResult:
+    provider_names = [a.name for a in agents]
+    tenant_names = [t.spec.name for t in tenants]
     holding = pd.DataFrame(0.0, index=tenant_names, columns=provider_names)  # compute held (incl. waiting)
-    provider_rows, tenant_rows, alloc_rows, events = [], [], [], []
-    solve_seconds = 0.0
+    provider_rows: list[dict[str, Any]] = []
+    tenant_rows: list[dict[str, Any]] = []
+    alloc_rows: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
     for t in range(t0, len(quarters)):
         q = quarters[t]
         step(f"market quarter {q} ({t - t0 + 1}/{len(quarters) - t0})")
@@ -258,13 +289,18 @@ def simulate(scenario: Scenario | str | Path, *, on_step: Callable[[str], None] 
         bid = {x.name: price_in_year(x.bid_usd_per_h100e_hour, year) for x in m.tenants}
         ask = {x.name: price_in_year(x.ask_usd_per_h100e_hour, year) for x in m.providers}
         views: dict[float | None, np.ndarray] = {}  # expectation (quarter>=t, tenant, region, workload) per view
+        jobs, due = [], []
         for k, agent in enumerate(agents):
             if agent.due(t, m.replan_every_quarters):
                 stance = agent.spec.planning_quantile
                 view = None if stance is None else price_in_year(stance, year)
                 if view not in views:
                     views[view] = expected_demand(paths, realised, t, neighbours, view)
-                agent.replan(t, np.einsum("i,qirw->qrw", share[:, k], views[view]), REPLAN_TIME_LIMIT_S)
+                expected = np.einsum("i,qirw->qrw", share[:, k], views[view])
+                jobs.append((agent.prepare(t, expected), REPLAN_TIME_LIMIT_S))
+                due.append(agent)
+        for agent, plan in zip(due, pool.map(solve_provider_plan, jobs), strict=True):
+            agent.adopt(plan)
         states = {a.name: a.state(t) for a in agents}
         capacity = {a.name: states[a.name]["capacity_kh100e"] for a in agents}
         active = book.active(q)
