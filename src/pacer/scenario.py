@@ -223,6 +223,11 @@ class Project(_Strict):
     stages: dict[str, StageOverride] = Field(default_factory=dict)
     lease: Lease | None = None
     hold_usd_per_mw_quarter: float | None = Field(default=None, ge=0)
+    joins: str | None = Field(
+        default=None, description="market simulation only: the quarter the provider secures the site and the "
+        "project enters its pipeline (at its stage)")
+
+    _joins = field_validator("joins", mode="before")(lambda v: None if v is None else _check_quarter(v))
 
     @field_validator("stages")
     @classmethod
@@ -632,6 +637,8 @@ def _check_provider(s: Scenario, provider: Provider | None = None, where: str = 
         seen.add(p.id)
         if p.region not in regions:
             raise InputError(f"{at}.region", p.region, f"unknown region; {did_you_mean(p.region, regions)}")
+        if p.joins is not None and not s.quarters[0] <= quarter(p.joins) <= s.quarters[-1]:
+            raise InputError(f"{at}.joins", p.joins, "must be inside the horizon")
     qs = s.quarters
     for i, f in enumerate(provider.fleet):
         get_accelerator(f.accelerator, f"{where}.fleet[{i}].accelerator")

@@ -19,7 +19,7 @@ import numpy as np
 
 from pacer.errors import InputError
 from pacer.finance import discount_factors
-from pacer.pipeline.projects import KEEP_TOLERANCE, PipelineTable
+from pacer.pipeline.projects import KEEP_TOLERANCE, PipelineTable, build_pipeline
 from pacer.plan.evaluate import project_costs
 from pacer.plan.problem import (
     HOURS_PER_QUARTER,
@@ -30,7 +30,7 @@ from pacer.plan.problem import (
     roll_forward,
 )
 from pacer.plan.solve import Decisions, solve_problem
-from pacer.scenario import MarketProvider, MarketTenant, Provider, Scenario
+from pacer.scenario import MarketProvider, MarketTenant, Project, Provider, Scenario
 
 #: Quarters ahead over which a provider's planned shortfall counts as room to take over capacity.
 SHORTFALL_LOOKAHEAD_QUARTERS = 8
@@ -103,6 +103,8 @@ class ProviderAgent:
     power_value_usd_per_mw: np.ndarray | None = None  # region, quarter since solved_at
     shortfall_kh100e: np.ndarray | None = None  # region, quarter since solved_at
     pending_lots: list[tuple[Lot, float]] = field(default_factory=list)
+    joining: dict[int, PipelineTable] = field(default_factory=dict)  # quarter index -> projects that join then
+    joined_mw: dict[int, float] = field(default_factory=dict)  # quarter index -> MW that joined the pipeline
     solves: int = 0
     solve_seconds: float = 0.0
 
@@ -111,11 +113,18 @@ class ProviderAgent:
         provider = resolve_provider(s, spec)
         n_q, n_r = len(s.quarters), len(s.regions)
         problem = provider_problem(s, provider, chain_nodes(n_q), np.zeros((n_q, n_r, 2)), where=where)
-        return cls(name=spec.name, spec=spec, problem=problem)
+        quarters = [str(q) for q in s.quarters]
+        later: dict[int, list[Project]] = {}
+        for p in provider.projects:
+            if p.joins is not None and p.joins > quarters[0]:
+                later.setdefault(quarters.index(p.joins), []).append(p)
+        joining = {t: build_pipeline(provider, projects) for t, projects in later.items()}
+        return cls(name=spec.name, spec=spec, problem=problem, joining=joining)
 
     # -- planning ----------------------------------------------------------------------------------
     def due(self, t: int, every: int) -> bool:
-        return self.decisions is None or t - self.solved_at >= every or bool(self.pending_lots)
+        return (self.decisions is None or t - self.solved_at >= every or bool(self.pending_lots)
+                or any(q <= t for q in self.joining))
 
     def prepare(self, t: int, expected_kh100e: np.ndarray) -> PlanProblem:
         """Roll forward to quarter ``t``, take over pending lots, and set the demand to ``expected_kh100e``
@@ -130,6 +139,10 @@ class ProviderAgent:
             table = PipelineTable(frame=taken.frame.set_axis(new_id), stages=taken.stages.assign_coords(project=new_id))
             self.problem = replace(self.problem, pipeline=self.problem.pipeline.concat(table))
         self.pending_lots = []
+        for q in [q for q in self.joining if q <= t]:
+            table = self.joining.pop(q)
+            self.joined_mw[t] = self.joined_mw.get(t, 0.0) + float(table.frame.power_mw.sum())
+            self.problem = replace(self.problem, pipeline=self.problem.pipeline.concat(table))
         self.problem = self.problem.with_demand(chain_nodes(len(expected_kh100e)), expected_kh100e)
         self.solved_at = t
         return self.problem

@@ -51,8 +51,8 @@ REPLAN_TIME_LIMIT_S = 60.0
 NEIGHBOUR_SHARE = 0.1
 
 PROVIDER_SERIES = ("capacity_kh100e", "sold_kh100e", "utilisation", "gpus", "live_mw", "leased_live_mw", "built_mw",
-                   "pipeline_mw", "released_mw", "absorbed_mw", "revenue_usd", "gpu_capex_usd", "build_capex_usd",
-                   "capex_usd", "fees_usd")
+                   "pipeline_mw", "joined_mw", "released_mw", "absorbed_mw", "revenue_usd", "gpu_capex_usd",
+                   "build_capex_usd", "capex_usd", "fees_usd")
 TENANT_SERIES = ("demand_kh100e", "request_kh100e", "served_kh100e", "waiting_kh100e", "cut_kh100e", "spend_usd",
                  "revenue_usd", "other_costs_usd", "funding_usd", "net_income_usd", "cash_usd")
 
@@ -102,6 +102,31 @@ def _initial_shares(book: ContractBook, quarter: str, n_providers: int) -> np.nd
             share[t] = 0.0
             share[t, providers.index(holder)] = 1.0
     return share
+
+
+def _planning_shares(book: ContractBook, quarter: str, holding: np.ndarray, request: np.ndarray,
+                     demand: np.ndarray, bid: np.ndarray, ask: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """Each provider's share of each tenant's demand to plan for next (tenant x provider): what it holds
+    now, plus an equal part of what the tenant asked for and nobody holds, among the providers the
+    tenant's contracts let it buy from at its bid (not a ROFR holder that declined). Demand the tenant
+    cannot pay for is planned by nobody. A tenant with no demand keeps its previous shares."""
+    providers = list(book.providers)
+    n_t, n_p = holding.shape
+    eligible = (ask[None, :] <= bid[:, None]).astype(float) * np.ones((n_t, n_p))
+    for c in book.active(quarter):
+        t = book.tenants.index(c.tenant)
+        if isinstance(c, Exclusivity):
+            allowed = {c.provider, *(e.provider for e in c.exceptions)}
+            eligible[t] *= np.array([p in allowed for p in providers], dtype=float)
+        elif isinstance(c, Rofr):
+            eligible[t, providers.index(c.holder)] = 0.0
+    open_kh100e = np.clip(request - holding.sum(axis=1), 0, None)
+    spread = eligible / np.maximum(eligible.sum(axis=1, keepdims=True), 1.0)
+    planned = holding + open_kh100e[:, None] * spread
+    has = demand > EPSILON_KH100E
+    out = previous.copy()
+    out[has] = planned[has] / demand[has, None]
+    return out
 
 
 @dataclass
@@ -155,14 +180,16 @@ class MarketResult(Result):
 
     def checks(self) -> dict[str, float]:
         """Largest imbalances (should be ~0): money paid vs received per quarter (USD); pipeline MW change
-        vs released and absorbed per provider and quarter (MW); compute sold vs capacity (kH100e, <= 0)."""
+        vs released, absorbed (the quarter before) and joined per provider and quarter (MW); compute sold
+        above capacity (kH100e)."""
         a = self.allocations.groupby("quarter")[["paid_usd"]].sum()
         received = self.providers.groupby("quarter").revenue_usd.sum()
         spend = self.tenants.groupby("quarter").spend_usd.sum()
         pipeline = self.series("providers", "pipeline_mw")
         released = self.series("providers", "released_mw")
         absorbed = self.series("providers", "absorbed_mw")
-        balance = pipeline.diff().iloc[1:] + released.iloc[1:] - absorbed.shift(1).iloc[1:]
+        joined = self.series("providers", "joined_mw")
+        balance = pipeline.diff().iloc[1:] + released.iloc[1:] - absorbed.shift(1).iloc[1:] - joined.iloc[1:]
         over = (self.series("providers", "sold_kh100e") - self.series("providers", "capacity_kh100e")).max().max()
         return {
             "money_paid_minus_received_usd": float((spend - received).abs().max()),
@@ -282,12 +309,16 @@ def _play(s: Scenario, m: Any, quarters: list[str], t0: int, paths: np.ndarray, 
     tenant_rows: list[dict[str, Any]] = []
     alloc_rows: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
+    last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # holding, request, demand
     for t in range(t0, len(quarters)):
         q = quarters[t]
         step(f"market quarter {q} ({t - t0 + 1}/{len(quarters) - t0})")
         year = int(q[:4])
         bid = {x.name: price_in_year(x.bid_usd_per_h100e_hour, year) for x in m.tenants}
         ask = {x.name: price_in_year(x.ask_usd_per_h100e_hour, year) for x in m.providers}
+        if last is not None:  # what providers expect to sell: last quarter's market under this quarter's contracts
+            share = _planning_shares(book, q, *last, np.array([bid[x] for x in tenant_names]),
+                                     np.array([ask[x] for x in provider_names]), share)
         views: dict[float | None, np.ndarray] = {}  # expectation (quarter>=t, tenant, region, workload) per view
         jobs, due = [], []
         for k, agent in enumerate(agents):
@@ -319,9 +350,7 @@ def _play(s: Scenario, m: Any, quarters: list[str], t0: int, paths: np.ndarray, 
                                  switching_cost_usd_per_h100e_hour=m.switching_cost_usd_per_h100e_hour)
         alloc, paid, waiting = clearing.allocation_kh100e, clearing.payments_usd, clearing.pending_kh100e
         holding = alloc + waiting
-        served = alloc.sum(axis=1)
-        known = served > EPSILON_KH100E
-        share[known.to_numpy()] = (alloc[known].to_numpy() / served[known].to_numpy()[:, None])
+        last = (holding.to_numpy(), np.array([request[x] for x in tenant_names]), demand)
         mw_per_kh100e = {a: (st["gpu_facility_mw"] / st["capacity_kh100e"] if st["capacity_kh100e"] > 0 else 0.0)
                          for a, st in states.items()}
         for e in clearing.events:
@@ -356,7 +385,8 @@ def _play(s: Scenario, m: Any, quarters: list[str], t0: int, paths: np.ndarray, 
                 "capacity_kh100e": st["capacity_kh100e"], "sold_kh100e": sold,
                 "utilisation": sold / st["capacity_kh100e"] if st["capacity_kh100e"] > 0 else 0.0,
                 "gpus": st["gpus"], "live_mw": st["live_mw"], "leased_live_mw": st["leased_live_mw"],
-                "built_mw": st["built_mw"], "pipeline_mw": st["pipeline_mw"], "released_mw": released_mw,
+                "built_mw": st["built_mw"], "pipeline_mw": st["pipeline_mw"], "joined_mw": a.joined_mw.get(t, 0.0),
+                "released_mw": released_mw,
                 "absorbed_mw": absorbed_by[a.name], "revenue_usd": float(received[k]),
                 "gpu_capex_usd": st["gpu_capex_usd"], "build_capex_usd": st["build_capex_usd"],
                 "capex_usd": st["gpu_capex_usd"] + st["build_capex_usd"], "fees_usd": st["fees_usd"],

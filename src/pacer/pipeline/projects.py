@@ -88,13 +88,13 @@ def _stage_values(project: Project) -> tuple[dict[str, int], dict[str, float], d
     return durations, spend, fees
 
 
-def build_pipeline(provider: Provider) -> PipelineTable:
-    """Tables of the provider's projects for the planner and the evaluator."""
+def build_pipeline(provider: Provider, projects: list[Project] | None = None) -> PipelineTable:
+    """Tables of the provider's projects (or of ``projects``) for the planner and the evaluator."""
     fac = load_facilities()
     rows = []
     duration, spend_all, fee_all, done_now = [], [], [], []
     fee_live = []
-    for p in provider.projects:
+    for p in provider.projects if projects is None else projects:
         durations, spend, fees = _stage_values(p)
         mw = p.power_mw
         rent_q = (p.lease.rent_usd_per_kw_month * 1000 * 3 * mw) if p.lease else 0.0

@@ -94,8 +94,15 @@ def provider_problem(scenario: Scenario, provider: Provider, nodes: pd.DataFrame
                      where: str = "provider") -> PlanProblem:
     """The planning problem of any ``provider`` (its pipeline, fleet and economics) on a tree of
     ``nodes`` with demand (node, region, workload) in kH100e, over the scenario's horizon."""
-    if not provider.projects:
-        raise InputError(f"{where}.projects", [], "needs at least one project")
+    start = scenario.quarters[0]
+    later = [(i, p) for i, p in enumerate(provider.projects) if p.joins is not None and quarter(p.joins) > start]
+    if later and where == "provider":
+        i, p = later[0]
+        raise InputError(f"provider.projects[{i}].joins", p.joins,
+                         "only the market simulation adds projects later; remove it to plan")
+    present = [p for p in provider.projects if p.joins is None or quarter(p.joins) <= start]
+    if not present:
+        raise InputError(f"{where}.projects", [], "needs at least one project in the pipeline at the start")
     if provider.economics is None:
         raise InputError(f"{where}.economics", None, "is required to plan")
     quarters = [str(q) for q in scenario.quarters]
@@ -135,7 +142,7 @@ def provider_problem(scenario: Scenario, provider: Provider, nodes: pd.DataFrame
     price = lambda d: np.array([d.get(w, 0.0) for w in WORKLOADS])  # noqa: E731
     return PlanProblem(
         nodes=nodes, quarters=quarters, regions=regions, demand_kh100e=demand_kh100e,
-        pipeline=build_pipeline(provider), generations=generations, life_quarters=life,
+        pipeline=build_pipeline(provider, present), generations=generations, life_quarters=life,
         init_fleet_kgpu=init, init_retire_kgpu=retire, init_book_usd=book,
         revenue_usd_per_h100e_hour=price(econ.revenue_usd_per_h100e_hour),
         third_party_usd_per_h100e_hour=price(econ.third_party_usd_per_h100e_hour),
