@@ -210,3 +210,24 @@ def test_unknown_executor_is_one_line(pacer_cli, tmp_path, small_market):
 
     with pytest.raises(PacerError, match="executor: must be one of"):
         get_executor("cluster")
+
+
+def test_a_project_joins_the_pipeline_when_secured(small_market):
+    rival = small_market["market"]["providers"][1]
+    rival["projects"].append({"id": "rival-campus", "region": "us", "power_mw": 200, "ownership": "owned",
+                              "stage": "land", "joins": "2026Q1"})
+    r = simulate(parse_scenario(small_market), executor="local")
+    joined = r.series("providers", "joined_mw")["rival"]
+    assert joined.loc["2026Q1"] == pytest.approx(200.0) and joined.drop("2026Q1").sum() == 0
+    assert r.checks()["pipeline_balance_mw"] < 1e-6
+
+
+def test_the_planner_refuses_projects_that_join_later():
+    from pacer.errors import PacerError
+    from pacer.plan import plan
+    from tests.plan.conftest import mini
+
+    raw = mini()
+    raw["provider"]["projects"][2]["joins"] = "2026Q1"
+    with pytest.raises(PacerError, match=r"provider.projects\[2\].joins: only the market simulation"):
+        plan(parse_scenario(raw), evaluate_out_of_sample=False)
