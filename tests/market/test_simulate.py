@@ -231,3 +231,25 @@ def test_the_planner_refuses_projects_that_join_later():
     raw["provider"]["projects"][2]["joins"] = "2026Q1"
     with pytest.raises(PacerError, match=r"provider.projects\[2\].joins: only the market simulation"):
         plan(parse_scenario(raw), evaluate_out_of_sample=False)
+
+
+@settings(max_examples=3, deadline=None)
+@given(growth=st.floats(0.2, 3.0), bid=st.floats(1.5, 4.0), big_ask=st.floats(1.5, 4.0),
+       window=st.integers(1, 3), share=st.floats(0.3, 1.0))
+def test_conservation_holds_on_random_markets(growth, bid, big_ask, window, share):
+    raw = yaml.safe_load(yaml.safe_dump(SMALL))
+    m = raw["market"]
+    m["tenants"][1]["demand"]["annual_growth"] = growth
+    m["tenants"][0]["bid_usd_per_h100e_hour"] = bid
+    m["providers"][0]["ask_usd_per_h100e_hour"] = big_ask
+    m["providers"][0]["max_tenant_share"] = share
+    m["providers"][1]["absorbs"] = True
+    m["contracts"][1]["window_quarters"] = window
+    r = simulate(parse_scenario(raw), executor="local")
+    checks = r.checks()
+    assert checks["money_paid_minus_received_usd"] < 1e-3
+    assert checks["pipeline_balance_mw"] < 1e-6
+    assert checks["sold_above_capacity_kh100e"] < 1e-6
+    released = r.providers.released_mw.sum()
+    absorbed = r.providers.absorbed_mw.sum()
+    assert absorbed <= released + 1e-6
