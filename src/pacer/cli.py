@@ -27,8 +27,10 @@ app = typer.Typer(
 )
 size_app = typer.Typer(help="Size a workload onto accelerators.", no_args_is_help=True)
 catalog_app = typer.Typer(help="List the facts pacer ships (accelerators, models).", no_args_is_help=True)
+runs_app = typer.Typer(help="The store of runs: list, show, compare, delete.", no_args_is_help=True)
 app.add_typer(size_app, name="size")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(runs_app, name="runs")
 
 
 
@@ -51,6 +53,27 @@ class Precision(StrEnum):
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
+SaveFlag = Annotated[bool, typer.Option("--save/--no-save", help="Keep the run in the run store.")]
+StoreOption = Annotated[str | None, typer.Option(
+    "--store", help="Run store file (default: $PACER_STORE, else runs.duckdb in the user data directory).")]
+
+
+def _store(path: str | None) -> Any:
+    from pacer.store import RunStore
+
+    return RunStore(path)
+
+
+def _save_run(result: Any, scenario: str, parameters: dict[str, Any], seconds: float, store: str | None) -> None:
+    """Keep a run (its metrics, tables and charts) in the store; say where on stderr."""
+    from pathlib import Path
+
+    from pacer.report.runs import save_run
+
+    run_store = _store(store)
+    run_id = save_run(run_store, result, scenario_path=str(Path(scenario).resolve()),
+                      scenario_text=Path(scenario).read_text(), parameters=parameters, seconds=seconds)
+    Console(stderr=True).print(f"run saved: {run_id} (store {run_store.path})")
 
 
 def _emit_json(payload: Any) -> None:
@@ -189,15 +212,23 @@ def demand_cmd(
     seed: Annotated[int | None, typer.Option(help="Random seed (overrides the scenario).")] = None,
     plot: Annotated[str | None, typer.Option(help="Write fan charts as a self-contained HTML file here.")] = None,
     as_json: JsonFlag = False,
+    save: SaveFlag = True,
+    store: StoreOption = None,
 ) -> None:
     """Compute and power demand per region and quarter, training vs inference, as a scenario tree."""
+    import time
+
     from pacer.demand import forecast
     from pacer.scenario import load_scenario
 
     loaded = load_scenario(scenario)
+    started = time.perf_counter()
     with _progress(not as_json) as progress:
         progress.add_task("sampling demand paths and reducing them to a tree", total=None)
         result = forecast(loaded, paths=paths, leaves=leaves, seed=seed)
+    if save:
+        _save_run(result, scenario, {"paths": paths, "leaves": leaves, "seed": seed}, time.perf_counter() - started,
+                  store)
     if plot:
         _write_html(plot, "demand")
         from pacer.report.demand import fan_figure
@@ -222,8 +253,12 @@ def plan_cmd(
     time_limit: Annotated[float | None, typer.Option(help="Solver time limit per solve (s).")] = None,
     cvar_weight: Annotated[float | None, typer.Option(help="Weight of CVaR in the objective.")] = None,
     as_json: JsonFlag = False,
+    save: SaveFlag = True,
+    store: StoreOption = None,
 ) -> None:
     """Plan and pace the provider's datacenter pipeline under demand uncertainty."""
+    import time
+
     from pacer.plan import plan
     from pacer.scenario import load_scenario
 
@@ -233,11 +268,17 @@ def plan_cmd(
     loaded = load_scenario(scenario)
     if loaded.provider is None:
         raise PacerError("provider: the scenario needs a provider section to plan, got None")
+    started = time.perf_counter()
     with _progress(True) as progress:
         task = progress.add_task("planning", total=None)
         result = plan(loaded, leaves=leaves, evaluate_out_of_sample=evaluate, evaluation_paths=paths,
                       perfect_foresight_paths=perfect_foresight_paths, solver=solver, time_limit_s=time_limit,
                       cvar_weight=cvar_weight, on_step=lambda text: progress.update(task, description=text))
+    if save:
+        parameters = {"leaves": leaves, "evaluate": evaluate, "paths": paths, "solver": solver,
+                      "perfect_foresight_paths": perfect_foresight_paths, "time_limit": time_limit,
+                      "cvar_weight": cvar_weight}
+        _save_run(result, scenario, parameters, time.perf_counter() - started, store)
     if as_json:
         _emit_json(result.to_dict())
         return
@@ -259,6 +300,8 @@ def simulate_cmd(
     scenario: Annotated[str, typer.Argument(help="Scenario YAML file with a market section.")],
     executor: Annotated[str, typer.Option(help="Where providers re-plan: auto, local, processes or ray.")] = "auto",
     as_json: JsonFlag = False,
+    save: SaveFlag = True,
+    store: StoreOption = None,
 ) -> None:
     """Play the compute market quarter by quarter: providers re-plan, tenants buy, contracts route requests,
     released capacity is absorbed."""
@@ -274,6 +317,8 @@ def simulate_cmd(
     with _progress(True) as progress:
         task = progress.add_task("simulating the market", total=None)
         result = simulate(loaded, executor=executor, on_step=lambda text: progress.update(task, description=text))
+    if save:
+        _save_run(result, scenario, {"executor": executor}, result.timings["seconds"], store)
     if as_json:
         _emit_json(result.to_dict())
         return
@@ -296,6 +341,127 @@ def simulate_cmd(
             for e in contract[:20]]
     if rows:
         console.print(_frame_table(pd.DataFrame(rows), f"contract events (first {len(rows)} of {len(contract)})"))
+
+
+@runs_app.command("list")
+def runs_list(
+    kind: Annotated[str | None, typer.Option(help="Only runs of this kind: demand, plan or simulate.")] = None,
+    scenario: Annotated[str | None, typer.Option(help="Only runs of this scenario (name or file path).")] = None,
+    limit: Annotated[int, typer.Option(help="Most runs to show, newest first.")] = 50,
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List stored runs, newest first."""
+    if kind is not None and kind not in ("demand", "plan", "simulate"):
+        raise PacerError(f"kind: must be demand, plan or simulate, got {kind!r}")
+    if limit <= 0:
+        raise PacerError(f"limit: must be > 0, got {limit}")
+    frame = _store(store).list_runs(kind=kind, scenario=scenario, limit=limit)
+    if as_json:
+        _emit_json(frame.assign(created_at=frame.created_at.astype(str)).to_dict("records"))
+    else:
+        console.print(_frame_table(frame.drop(columns=["scenario_path"]), f"runs ({len(frame)})"))
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: Annotated[str, typer.Argument(help="Run id (from pacer runs list).")],
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """One run: metadata, parameters and key metrics (the full result with --json)."""
+    run = _store(store).get(run_id)
+    if as_json:
+        _emit_json(run)
+        return
+    meta = {k: run[k] for k in ("run_id", "created_at", "kind", "scenario_name", "scenario_path", "status",
+                                "seconds", "pacer_version")}
+    import pandas as pd
+
+    console.print(_frame_table(pd.DataFrame({"field": list(meta), "value": [str(v) for v in meta.values()]}),
+                               "run"))
+    console.print(_frame_table(pd.DataFrame({"metric": list(run["metrics"]), "value": list(run["metrics"].values())}),
+                               "key metrics"))
+
+
+@runs_app.command("compare")
+def runs_compare(
+    run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids.")],
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Key metrics of runs side by side."""
+    frame = _store(store).compare(run_ids)
+    if as_json:
+        _emit_json(frame.where(frame.notna(), None).to_dict())
+    else:
+        console.print(_frame_table(frame.reset_index(names="metric"), "comparison"))
+
+
+@runs_app.command("delete")
+def runs_delete(run_id: Annotated[str, typer.Argument(help="Run id.")], store: StoreOption = None) -> None:
+    """Delete a run and everything stored with it."""
+    _store(store).delete(run_id)
+    console.print(f"deleted run {run_id}")
+
+
+@app.command("report")
+def report_cmd(
+    run_ids: Annotated[list[str] | None, typer.Argument(help="Run ids to report (default: see --scenario).")] = None,
+    output: Annotated[str, typer.Option("-o", "--output", help="HTML file to write.")] = "report.html",
+    scenario: Annotated[str | None, typer.Option(
+        help="Report the latest demand, plan and simulate runs of this scenario file.")] = None,
+    store: StoreOption = None,
+) -> None:
+    """Write one self-contained HTML report (charts work offline) of stored runs."""
+    import os
+    from pathlib import Path
+
+    from pacer.report.html import render_report
+    from pacer.store import scenario_hash
+
+    if not output.endswith(".html"):
+        raise PacerError(f"output: must be an .html file, got {output!r}")
+    run_store = _store(store)
+    ids = list(run_ids or [])
+    if scenario is not None:
+        try:
+            digest = scenario_hash(Path(scenario).read_text())
+        except OSError as exc:
+            raise PacerError(f"scenario: cannot read file ({exc.strerror}), got {scenario!r}") from exc
+        found = [run_store.latest(kind, digest) for kind in ("demand", "plan", "simulate")]
+        ids += [r for r in found if r is not None]
+        if not ids:
+            raise PacerError(f"scenario: no stored run of this scenario file, got {scenario!r}")
+    if not ids:
+        raise PacerError("runs: give run ids or --scenario, got none")
+    runs = [run_store.get(r) for r in ids]
+    figures = {r: run_store.figures(r) for r in ids}
+    title = f"pacer report: {', '.join(dict.fromkeys(str(r['scenario_name']) for r in runs))}"
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(output).with_suffix(".html.tmp")
+    tmp.write_text(render_report(runs, figures, title))
+    os.replace(tmp, output)
+    console.print(f"report written to {Path(output).resolve()}")
+
+
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    token: Annotated[str | None, typer.Option(help="Bearer token required by every request that writes.")] = None,
+    scenario: Annotated[list[str] | None, typer.Option(help="Scenario files the app may open (repeatable).")] = None,
+    store: StoreOption = None,
+) -> None:
+    """Serve the web app: JSON API and pages (sizing calculator, scenario editor, runs, comparison)."""
+    import uvicorn
+
+    from pacer.web import create_app
+
+    if not 0 < port < 65536:
+        raise PacerError(f"port: must be between 1 and 65535, got {port}")
+    application = create_app(store=_store(store), token=token, scenarios=scenario or [])
+    uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
 def _frame_table(frame: Any, title: str) -> Table:

@@ -218,6 +218,9 @@ def summarise(sim: dict[str, np.ndarray], alpha: float) -> dict[str, float]:
         "third_party_share": float(sim["third_party_share"].mean()),
         "live_mw_end": float(sim["live_mw_end"].mean()),
         "cancelled_mw": float(sim["cancelled_mw"].mean()),
+        # The distribution of NPV (5% steps) and the mean cash flow per quarter, for reports.
+        "npv_quantiles_usd": np.quantile(npv, np.linspace(0, 1, 21)).tolist(),
+        "mean_cash_flow_usd": sim["cash_flow_usd"].mean(axis=0).tolist(),
     }
 
 

@@ -14,7 +14,7 @@ def pareto_figure(result: SearchResult) -> go.Figure:
              + " PP" + frame.pipeline_parallel.astype(str) + " batch " + frame.batch.astype(int).astype(str))
     fig = go.Figure()
     sample = frame.sample(min(len(frame), 5000), random_state=0) if len(frame) else frame
-    fig.add_trace(go.Scattergl(x=sample.tpot_s * 1e3, y=sample.usd_per_million_output_tokens, mode="markers",
+    fig.add_trace(go.Scatter(x=sample.tpot_s * 1e3, y=sample.usd_per_million_output_tokens, mode="markers",
                                marker={"size": 4, "opacity": 0.25}, name="configurations",
                                text=label.loc[sample.index], hoverinfo="text+x+y"))
     front = result.front

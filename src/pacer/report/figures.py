@@ -1,0 +1,169 @@
+"""Charts of plan and market results (plotly), and the charts each kind of run keeps in the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from pacer.demand.scenarios import leaf_paths
+from pacer.market.simulate import MarketResult
+from pacer.pipeline.projects import PipelineTable
+from pacer.plan.result import POLICIES, PlanResult
+
+_STAGE_NAMES = ["land", "permits", "shell", "power", "fit-out", "live"]
+_LAYOUT = {"template": "plotly_white", "hovermode": "x unified"}
+
+
+def capacity_vs_demand_figure(result: PlanResult) -> go.Figure:
+    """Own capacity against demand (kH100e) along each scenario of the planning tree."""
+    ds, p = result.dataset, result.problem
+    capacity = (ds.fleet_kgpu * _h100e(result)).sum(("generation", "region")).to_numpy()
+    demand = p.demand_kh100e.sum(axis=(1, 2))
+    quarters = p.quarters
+    fig = go.Figure()
+    paths = leaf_paths(p.nodes)
+    probability = p.nodes.probability.to_numpy()[p.leaves]
+    for i, path in enumerate(paths):
+        label = f"scenario {i + 1} (p={probability[i]:.2f})"
+        fig.add_trace(go.Scatter(x=quarters, y=demand[path], name=f"{label} demand", legendgroup=str(i),
+                                 line={"dash": "dot", "width": 1}, opacity=0.6))
+        fig.add_trace(go.Scatter(x=quarters, y=capacity[path], name=f"{label} capacity", legendgroup=str(i),
+                                 line={"width": 2}))
+    fig.update_layout(title="own capacity vs demand per scenario (thousand H100-equivalents)",
+                      yaxis_title="kH100e", **_LAYOUT)
+    return fig
+
+
+def pacing_timeline_figure(result: PlanResult) -> go.Figure:
+    """Stage of every project by quarter along the most likely scenario: what advanced, paused, was cancelled."""
+    ds, p = result.dataset, result.problem
+    paths = leaf_paths(p.nodes)
+    leaf = int(np.argmax(p.nodes.probability.to_numpy()[p.leaves]))
+    path = paths[leaf]
+    completed = ds.completed.transpose("project", "stage", "node").to_numpy()[:, :, path]
+    keep = ds.keep.transpose("project", "node").to_numpy()[:, path]
+    table: PipelineTable = p.pipeline
+    stage_index = (completed > 0.99).sum(axis=1).astype(float)  # stages fully completed
+    stage_index = np.where(keep < 0.01, -1.0, stage_index)  # cancelled
+    text = np.where(stage_index < 0, "cancelled",
+                    np.array(_STAGE_NAMES)[np.clip(stage_index, 0, 5).astype(int)])
+    text = np.where((keep > 0.01) & (keep < 0.99), np.char.add(text.astype(str), " (part cancelled)"), text)
+    projects = table.frame.index.to_list()
+    fig = go.Figure(go.Heatmap(
+        z=stage_index, x=p.quarters, y=projects, text=text, hovertemplate="%{y} %{x}: %{text}<extra></extra>",
+        colorscale=[[0, "#d62728"], [0.14, "#d62728"], [0.15, "#f0f0f0"], [1, "#2ca02c"]], zmin=-1, zmax=5,
+        colorbar={"tickvals": [-1, 0, 1, 2, 3, 4, 5], "ticktext": ["cancelled", *_STAGE_NAMES], "title": "stage"}))
+    likely = p.nodes.probability.to_numpy()[p.leaves][leaf]
+    fig.update_layout(title=f"pacing timeline along the most likely scenario (p={likely:.2f})",
+                      height=max(400, 14 * len(projects)), template="plotly_white")
+    return fig
+
+
+def fleet_figure(result: PlanResult) -> go.Figure:
+    """Expected GPUs by generation (thousands), stacked."""
+    ds = result.dataset
+    weighted = (ds.fleet_kgpu.sum("region") * ds.probability).groupby("quarter").sum()
+    fig = go.Figure()
+    for g in weighted.generation.to_numpy():
+        quarters = [str(q) for q in weighted.quarter.to_numpy()]
+        fig.add_trace(go.Scatter(x=quarters, y=weighted.sel(generation=g).to_numpy(), stackgroup="fleet", name=str(g)))
+    fig.update_layout(title="GPU fleet by generation (expected, thousand GPUs)", yaxis_title="kGPU", **_LAYOUT)
+    return fig
+
+
+def cash_and_npv_figure(result: PlanResult) -> go.Figure:
+    """Mean cash flow per quarter and the NPV distribution of each policy, on fresh demand paths."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("mean cash flow per quarter (USD bn)",
+                                                        "NPV distribution on fresh paths (USD bn)"))
+    quarters = result.problem.quarters
+    for policy in POLICIES:
+        e = result.evaluation.get(policy)
+        if not isinstance(e, dict) or "npv_quantiles_usd" not in e:
+            continue
+        flows = np.asarray(e["mean_cash_flow_usd"]) / 1e9
+        fig.add_trace(go.Scatter(x=quarters[: len(flows)], y=flows, name=policy, legendgroup=policy), row=1, col=1)
+        q = np.asarray(e["npv_quantiles_usd"]) / 1e9  # 0%, 5%, ..., 100%
+        fig.add_trace(go.Box(name=policy, q1=[q[5]], median=[q[10]], q3=[q[15]], lowerfence=[q[1]],
+                             upperfence=[q[19]], mean=[e["mean_npv_usd"] / 1e9], legendgroup=policy,
+                             showlegend=False), row=1, col=2)
+    fig.update_layout(title="cash flows and NPV per policy (whiskers 5-95%)", template="plotly_white")
+    return fig
+
+
+def market_flows_figure(result: MarketResult) -> go.Figure:
+    """Released and absorbed MW per provider and quarter, and the contract events."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.65, 0.35],
+                        subplot_titles=("capacity released (down) and absorbed (up), MW", "contract events"))
+    released, absorbed = result.series("providers", "released_mw"), result.series("providers", "absorbed_mw")
+    for p in result.provider_names:
+        if released[p].abs().sum() > 0:
+            fig.add_trace(go.Bar(x=result.quarters, y=-released[p], name=f"{p} released"), row=1, col=1)
+        if absorbed[p].abs().sum() > 0:
+            fig.add_trace(go.Bar(x=result.quarters, y=absorbed[p], name=f"{p} absorbed"), row=1, col=1)
+    kinds = ["exception_used", "rofr_exercised", "rofr_declined", "demand_cut"]
+    for i, kind in enumerate(kinds):
+        events = [e for e in result.events if e["type"] == kind]
+        if events:
+            fig.add_trace(go.Scatter(
+                x=[e["quarter"] for e in events], y=[kind] * len(events), mode="markers", name=kind,
+                marker={"size": [6 + min(20, e["mw"] / 25) for e in events], "symbol": i},
+                text=[f"{', '.join(e['parties'])}: {e['mw']:,.0f} MW" for e in events],
+                hovertemplate="%{x} %{text}<extra></extra>"), row=2, col=1)
+    fig.update_layout(barmode="relative", title="market flows", height=650, template="plotly_white")
+    return fig
+
+
+def tenant_money_figure(result: MarketResult) -> go.Figure:
+    """Each budgeted tenant's compute spend and net income by year (USD bn)."""
+    spend = result.by_year("tenants", "spend_usd") / 1e9
+    net = result.by_year("tenants", "net_income_usd") / 1e9
+    revenue = result.by_year("tenants", "revenue_usd").sum()
+    fig = go.Figure()
+    for t in result.tenant_names:
+        fig.add_trace(go.Bar(x=list(spend.index), y=spend[t], name=f"{t} compute spend"))
+        if revenue[t] > 0:
+            fig.add_trace(go.Scatter(x=list(net.index), y=net[t], name=f"{t} net income", mode="lines+markers"))
+    fig.update_layout(title="tenants: compute spend and net income by year (USD bn)", barmode="group",
+                      template="plotly_white")
+    return fig
+
+
+def figures_of(result: Any) -> list[tuple[str, str, go.Figure]]:
+    """The charts a run keeps: (name, title, figure)."""
+    from pacer.demand.forecast import DemandForecast
+    from pacer.report.demand import fan_figure
+
+    if isinstance(result, DemandForecast):
+        out = [("demand_fan", "demand fan charts by workload and region", fan_figure(result))]
+        services = result.scenario.demand.inference
+        if services:  # the cost-latency front of the first inference service's model
+            from pacer.report.sizing import pareto_figure
+            from pacer.sizing import size_search
+
+            svc = services[0]
+            search = size_search(svc.model, svc.input_tokens, svc.output_tokens, ttft_ms=svc.ttft_ms,
+                                 tpot_ms=svc.tpot_ms)
+            out.append(("sizing_pareto", f"sizing: cost vs latency for {svc.name}", pareto_figure(search)))
+        return out
+    if isinstance(result, PlanResult):
+        out = [("capacity_vs_demand", "capacity vs demand per scenario", capacity_vs_demand_figure(result)),
+               ("pacing_timeline", "pacing timeline", pacing_timeline_figure(result)),
+               ("gpu_fleet", "GPU fleet by generation", fleet_figure(result))]
+        if any(isinstance(v, dict) and "npv_quantiles_usd" in v for v in result.evaluation.values()):
+            out.append(("cash_and_npv", "cash flows and NPV distribution per policy", cash_and_npv_figure(result)))
+        return out
+    if isinstance(result, MarketResult):
+        return [("market_flows", "market flows: released and absorbed MW, contract events",
+                 market_flows_figure(result)),
+                ("tenant_money", "tenants' compute spend and net income", tenant_money_figure(result))]
+    raise TypeError(f"no charts for {type(result).__name__}")
+
+
+def _h100e(result: PlanResult) -> Any:
+    import xarray as xr
+
+    g = result.problem.generations
+    return xr.DataArray(g.h100e.to_numpy(), coords={"generation": g.accelerator.to_list()}, dims="generation")

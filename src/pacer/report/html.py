@@ -1,0 +1,50 @@
+"""One self-contained HTML report (plotly.js inline: it opens without a network) from stored runs."""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from plotly.offline import get_plotlyjs
+
+from pacer._result import fmt
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1200px;
+padding:1.5rem;color:#222}
+h1{font-size:1.6rem} h2{font-size:1.25rem;margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.3rem}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0} td,th{border:1px solid #ddd;padding:.25rem .5rem}
+th{background:#f6f6f6;text-align:left} td.num{text-align:right;font-variant-numeric:tabular-nums}
+.chart{margin:1rem 0 2rem} .meta{color:#666;font-size:.85rem}
+"""
+
+
+def metrics_table(metrics: dict[str, Any]) -> str:
+    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td class='num'>{html.escape(fmt(v))}</td></tr>"
+                   for k, v in metrics.items() if not isinstance(v, dict | list))
+    return f"<table>{rows}</table>"
+
+
+def render_report(runs: list[dict[str, Any]], figures: dict[str, list[dict[str, Any]]], title: str) -> str:
+    """HTML of runs (as from :meth:`RunStore.get`) with their charts (from :meth:`RunStore.figures`)."""
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f"<p class='meta'>pacer report, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
+             f"{len(runs)} run(s). Charts are interactive; no network is needed.</p>"]
+    scripts = []
+    for run in runs:
+        rid = run["run_id"]
+        parts.append(f"<h2 id='run-{rid}'>{html.escape(run['kind'])}: {html.escape(str(run['scenario_name']))}"
+                     f" <span class='meta'>run {rid}, {html.escape(run['created_at'])}</span></h2>")
+        parts.append(metrics_table(run["metrics"]))
+        for i, fig in enumerate(figures.get(rid, [])):
+            div = f"chart-{rid}-{i}"
+            parts.append(f"<h3>{html.escape(fig['title'])}</h3><div class='chart' id='{div}' "
+                         f"data-chart='{html.escape(fig['name'])}'></div>")
+            scripts.append(f"(function(){{var f={fig['figure']};Plotly.newPlot({json.dumps(div)},f.data,f.layout,"
+                           "{responsive:true});})();")
+    body = "\n".join(parts)
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{_STYLE}</style><script>{get_plotlyjs()}</script></head><body>{body}"
+            f"<script>{''.join(scripts)}</script></body></html>")

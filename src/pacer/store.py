@@ -1,0 +1,239 @@
+"""The run store: every demand, plan and simulate run kept in one DuckDB file, to list, show and compare.
+
+A run is written in one transaction (its metadata, key metrics, result, tables and charts), so a process
+killed while saving leaves no half-written run: DuckDB's write-ahead log drops what was not committed.
+The file is ``--store PATH``, else ``$PACER_STORE``, else ``runs.duckdb`` in the user's data directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from pacer.errors import InputError, PacerError
+
+KINDS = ("demand", "plan", "simulate")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY,
+    created_at TIMESTAMP NOT NULL,
+    kind VARCHAR NOT NULL,
+    scenario_name VARCHAR,
+    scenario_path VARCHAR,
+    scenario_hash VARCHAR,
+    parameters JSON,
+    pacer_version VARCHAR,
+    status VARCHAR,
+    seconds DOUBLE,
+    metrics JSON,
+    result JSON
+);
+CREATE TABLE IF NOT EXISTS run_tables (run_id VARCHAR, name VARCHAR, records JSON, PRIMARY KEY (run_id, name));
+CREATE TABLE IF NOT EXISTS run_figures (
+    run_id VARCHAR, position INTEGER, name VARCHAR, title VARCHAR, figure JSON, PRIMARY KEY (run_id, name)
+);
+"""
+_LIST_COLUMNS = "run_id, created_at, kind, scenario_name, scenario_path, status, seconds, pacer_version"
+
+
+def default_store_path() -> Path:
+    """``$PACER_STORE``, else ``runs.duckdb`` in the user's data directory."""
+    env = os.environ.get("PACER_STORE")
+    if env:
+        return Path(env)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("pacer")) / "runs.duckdb"
+
+
+def scenario_hash(text: str) -> str:
+    """Content hash of a scenario file (the same file gives the same hash)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class RunStore:
+    """A DuckDB file of runs. Safe for one process's threads; other processes wait for the file lock."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_store_path()
+        if self.path.suffix == "":
+            raise InputError("store", str(self.path), "must be a file path such as runs.duckdb")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        with self._connect() as con:
+            con.execute(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._lock:
+            try:
+                con = duckdb.connect(str(self.path))
+            except duckdb.Error as exc:
+                raise PacerError(f"store: cannot open {self.path}: {str(exc).splitlines()[0]}") from exc
+            try:
+                yield con
+            finally:
+                con.close()
+
+    # -- writing -------------------------------------------------------------------------------------
+    def save(
+        self,
+        kind: str,
+        *,
+        scenario_name: str | None,
+        scenario_path: str | None,
+        scenario_text: str | None,
+        parameters: dict[str, Any],
+        metrics: dict[str, Any],
+        result: dict[str, Any],
+        tables: dict[str, pd.DataFrame] | None = None,
+        figures: list[tuple[str, str, str]] | None = None,
+        status: str = "ok",
+        seconds: float = 0.0,
+        version: str = "",
+        before_commit: Callable[[], None] | None = None,
+    ) -> str:
+        """Write one run in a single transaction; returns its id. ``figures``: (name, title, plotly JSON).
+        ``before_commit`` runs inside the transaction (tests use it to kill the process there)."""
+        if kind not in KINDS:
+            raise InputError("kind", kind, f"must be one of {', '.join(KINDS)}")
+        run_id = uuid.uuid4().hex[:12]
+        digest = scenario_hash(scenario_text) if scenario_text is not None else None
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(
+                    "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [run_id, datetime.now(UTC).replace(tzinfo=None), kind, scenario_name, scenario_path, digest,
+                     json.dumps(parameters, default=str), version, status, float(seconds),
+                     json.dumps(metrics, default=_json_default), json.dumps(result, default=_json_default)])
+                for name, frame in (tables or {}).items():
+                    con.execute("INSERT INTO run_tables VALUES (?, ?, ?)",
+                                [run_id, name, frame.to_json(orient="records", date_format="iso")])
+                for position, (name, title, figure) in enumerate(figures or []):
+                    con.execute("INSERT INTO run_figures VALUES (?, ?, ?, ?, ?)",
+                                [run_id, position, name, title, figure])
+                if before_commit is not None:
+                    before_commit()
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return run_id
+
+    def delete(self, run_id: str) -> None:
+        """Remove a run and everything stored with it."""
+        with self._connect() as con:
+            if not con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone():
+                raise _unknown(run_id)
+            con.execute("BEGIN TRANSACTION")
+            for table in ("run_figures", "run_tables", "runs"):
+                con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+            con.execute("COMMIT")
+
+    # -- reading -------------------------------------------------------------------------------------
+    def list_runs(
+        self, *, kind: str | None = None, scenario: str | None = None, limit: int | None = None
+    ) -> pd.DataFrame:
+        """Runs, newest first: id, time, kind, scenario, status, seconds, version."""
+        where, args = [], []
+        if kind:
+            where.append("kind = ?")
+            args.append(kind)
+        if scenario:
+            where.append("(scenario_name = ? OR scenario_path = ?)")
+            args += [scenario, scenario]
+        sql = f"SELECT {_LIST_COLUMNS} FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, run_id"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        with self._connect() as con:
+            return con.execute(sql, args).df()
+
+    def get(self, run_id: str) -> dict[str, Any]:
+        """One run: metadata, parameters, metrics and the full result."""
+        with self._connect() as con:
+            cur = con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id])
+            row = cur.fetchone()
+            if row is None:
+                raise _unknown(run_id)
+            names = [d[0] for d in cur.description]
+        out = dict(zip(names, row, strict=True))
+        for key in ("parameters", "metrics", "result"):
+            out[key] = json.loads(out[key]) if out[key] else {}
+        out["created_at"] = str(out["created_at"])
+        return out
+
+    def figures(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's charts in order: name, title and the plotly figure as JSON text."""
+        self._require(run_id)
+        with self._connect() as con:
+            rows = con.execute("SELECT name, title, figure FROM run_figures WHERE run_id = ? ORDER BY position",
+                               [run_id]).fetchall()
+        return [{"name": n, "title": t, "figure": f} for n, t, f in rows]
+
+    def table(self, run_id: str, name: str) -> pd.DataFrame:
+        self._require(run_id)
+        with self._connect() as con:
+            row = con.execute("SELECT records FROM run_tables WHERE run_id = ? AND name = ?", [run_id, name]).fetchone()
+        if row is None:
+            raise InputError("table", name, f"run {run_id} has no such table")
+        return pd.DataFrame(json.loads(row[0]))
+
+    def table_names(self, run_id: str) -> list[str]:
+        with self._connect() as con:
+            return [r[0] for r in con.execute("SELECT name FROM run_tables WHERE run_id = ? ORDER BY name",
+                                              [run_id]).fetchall()]
+
+    def compare(self, run_ids: list[str]) -> pd.DataFrame:
+        """Key metrics side by side: one row per metric, one column per run."""
+        if not run_ids:
+            raise InputError("runs", [], "give at least one run id")
+        columns = {}
+        for run_id in run_ids:
+            run = self.get(run_id)
+            columns[f"{run_id} ({run['kind']})"] = {"scenario": run["scenario_name"], **run["metrics"]}
+        return pd.DataFrame(columns)
+
+    def latest(self, kind: str, scenario_hash_value: str) -> str | None:
+        """The newest run of ``kind`` on a scenario with this content hash."""
+        with self._connect() as con:
+            row = con.execute("SELECT run_id FROM runs WHERE kind = ? AND scenario_hash = ? "
+                              "ORDER BY created_at DESC LIMIT 1", [kind, scenario_hash_value]).fetchone()
+        return None if row is None else str(row[0])
+
+    def _require(self, run_id: str) -> None:
+        with self._connect() as con:
+            if not con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone():
+                raise _unknown(run_id)
+
+
+class UnknownRunError(InputError):
+    """No run with this id in the store."""
+
+
+def _unknown(run_id: str) -> UnknownRunError:
+    return UnknownRunError("run", run_id, "no such run in the store (see pacer runs list)")
+
+
+def _json_default(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
