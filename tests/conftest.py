@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +19,14 @@ class CliRun:
 
     def json(self) -> Any:
         return json.loads(self.out)
+
+
+@pytest.fixture(autouse=True)
+def _private_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test saves runs into its own store, never the user's."""
+    path = tmp_path_factory.mktemp("store") / "runs.duckdb"
+    monkeypatch.setenv("PACER_STORE", str(path))
+    return path
 
 
 @pytest.fixture
@@ -33,3 +44,78 @@ def pacer_cli(capsys: pytest.CaptureFixture[str]):
         return CliRun(code, captured.out, captured.err)
 
     return run
+
+
+SEED = "examples/seed-2025/scenario.yaml"
+
+
+@pytest.fixture(scope="session")
+def seed_plan_result():
+    """The seed example planned once per test session (about a minute)."""
+    from pacer.plan import plan
+
+    return plan(SEED)
+
+
+@pytest.fixture(scope="session")
+def seed_market_result():
+    """The seed example's market simulated once per test session (about 45 s)."""
+    from pacer.market import simulate
+
+    return simulate(SEED)
+
+
+@pytest.fixture(scope="session")
+def seed_demand_result():
+    from pacer.demand import forecast
+
+    return forecast(SEED)
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "out" / "screenshots"
+
+
+def chromium_path() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    path = chromium_path()
+    if path is None:
+        message = "Debian's chromium is not installed (make browser installs it with apt)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.js_errors = errors  # type: ignore[attr-defined]
+    yield pg
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

@@ -1,4 +1,4 @@
-"""The seed example's market, read from `pacer simulate --json` as a user would."""
+"""The seed example's market, read from its JSON contract (what `pacer simulate --json` prints)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,12 @@ RIVALS = ("rival-cloud", "rival-platform")
 
 
 @pytest.fixture(scope="module")
-def seed_json():
+def seed_json(seed_market_result):
     import json
 
-    from typer.testing import CliRunner
+    from pacer._result import plain
 
-    from pacer.cli import app
-
-    run = CliRunner().invoke(app, ["simulate", SEED, "--json"])
-    assert run.exit_code == 0, run.output
-    return json.loads(run.stdout)
+    return json.loads(json.dumps(plain(seed_market_result.to_dict()), allow_nan=False))
 
 
 def _released(data, provider, since):

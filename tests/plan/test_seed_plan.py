@@ -9,14 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pacer.plan import plan
-
 SEED = Path(__file__).resolve().parents[2] / "examples" / "seed-2025" / "scenario.yaml"
 
 
 @pytest.fixture(scope="module")
-def seed_plan():
-    return plan(SEED)
+def seed_plan(seed_plan_result):
+    return seed_plan_result
 
 
 def test_solved_within_gap_and_time(seed_plan):
