@@ -4,8 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PACER := $(VENV)/bin/pacer
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test bench lint calibrate clean
+.PHONY: install browser demo test bench lint calibrate serve clean
 
 install: $(STAMP)
 
@@ -14,6 +15,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
+
+# Debian's chromium for the browser tests (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		echo "installing chromium with apt"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 demo: install
 	$(PACER) catalog accelerators
@@ -28,8 +35,9 @@ demo: install
 	$(PACER) demand examples/seed-2025/scenario.yaml --plot out/demand-seed-2025.html
 	$(PACER) plan examples/seed-2025/scenario.yaml
 	$(PACER) simulate examples/seed-2025/scenario.yaml
+	$(PACER) report --scenario examples/seed-2025/scenario.yaml -o out/report-seed-2025.html
 
-test: install
+test: install browser
 	$(PY) -m pytest -q
 
 bench: install
@@ -38,6 +46,9 @@ bench: install
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
+
+serve: install
+	$(PACER) serve --scenario examples/seed-2025/scenario.yaml
 
 calibrate: install
 	$(PY) -m pacer.sizing.calibration --write
