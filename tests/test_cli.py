@@ -169,3 +169,10 @@ def test_plan_json_stdout_is_clean_in_a_real_process(tmp_path):
     out = subprocess.run([sys.executable, "-m", "pacer", "plan", str(path), "--json", "--paths", "20",
                           "--perfect-foresight-paths", "1"], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout)["status"] == "optimal"
+
+
+def test_serve_and_simulate_flags_are_checked(pacer_cli):
+    run = pacer_cli("serve", "--port", "0")
+    assert run.code == 2 and "port" in run.err
+    run = pacer_cli("simulate", "examples/seed-2025/scenario.yaml", "--executor", "cluster")
+    assert run.code == 2 and "executor" in run.err
