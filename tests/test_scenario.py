@@ -81,3 +81,19 @@ def test_drivers_default_to_the_documented_catalog_values():
     for name in ("training_compute", "tokens_served", "algorithmic_efficiency"):
         spec = getattr(drivers, name)
         assert spec.source and spec.annual_growth > -1
+
+
+def test_market_names_must_be_unique():
+    import copy
+
+    import yaml
+
+    from pacer.errors import PacerError
+    from pacer.scenario import parse_scenario
+
+    raw = yaml.safe_load(open("examples/seed-2025/scenario.yaml").read())
+    for section, field in (("providers", "provider name"), ("tenants", "tenant name")):
+        bad = copy.deepcopy(raw)
+        bad["market"][section][1]["name"] = bad["market"][section][0]["name"]
+        with pytest.raises(PacerError, match=rf"market\.{section}\[1\]\.name: duplicate {field}"):
+            parse_scenario(bad)

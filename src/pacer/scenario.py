@@ -624,17 +624,23 @@ def _cross_check(s: Scenario) -> None:
                                  f"not supported by roadmap accelerator {acc}")
 
 
+def _require_unique(names: list[str], where: str, field: str, what: str) -> None:
+    """``where[i].field`` must not repeat an earlier one."""
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            raise InputError(f"{where}[{i}].{field}", name, f"duplicate {what}")
+        seen.add(name)
+
+
 def _check_provider(s: Scenario, provider: Provider | None = None, where: str = "provider") -> None:
     provider = s.provider if provider is None else provider
     if provider is None:
         return
     regions = set(s.regions)
-    seen: set[str] = set()
+    _require_unique([p.id for p in provider.projects], f"{where}.projects", "id", "project id")
     for i, p in enumerate(provider.projects):
         at = f"{where}.projects[{i}]"
-        if p.id in seen:
-            raise InputError(f"{at}.id", p.id, "duplicate project id")
-        seen.add(p.id)
         if p.region not in regions:
             raise InputError(f"{at}.region", p.region, f"unknown region; {did_you_mean(p.region, regions)}")
         if p.joins is not None and not s.quarters[0] <= quarter(p.joins) <= s.quarters[-1]:
@@ -656,24 +662,18 @@ def _check_market(s: Scenario) -> None:
     inside = lambda text: qs[0] <= quarter(text) <= qs[-1]  # noqa: E731
     if m.start is not None and not inside(m.start):
         raise InputError("market.start", m.start, f"must be inside the horizon {qs[0]}..{qs[-1]}")
-    names: set[str] = set()
+    _require_unique([p.name for p in m.providers], "market.providers", "name", "provider name")
+    _require_unique([t.name for t in m.tenants], "market.tenants", "name", "tenant name")
     for i, p in enumerate(m.providers):
         where = f"market.providers[{i}]"
-        if p.name in names:
-            raise InputError(f"{where}.name", p.name, "duplicate provider name")
-        names.add(p.name)
         if p.same_as_provider and s.provider is None:
             raise InputError(f"{where}.same_as_provider", True, "the scenario has no provider section to copy")
         if not p.same_as_provider and p.economics is None:
             raise InputError(f"{where}.economics", None, "is required unless same_as_provider is true")
         _check_provider(s, p, where)
     workload_tenants = sorted({w.tenant for w in s.demand.training} | {w.tenant for w in s.demand.inference})
-    tenant_names: set[str] = set()
     for i, t in enumerate(m.tenants):
         where = f"market.tenants[{i}]"
-        if t.name in tenant_names:
-            raise InputError(f"{where}.name", t.name, "duplicate tenant name")
-        tenant_names.add(t.name)
         if t.demand_tenant is not None and t.demand_tenant not in workload_tenants:
             raise InputError(f"{where}.demand_tenant", t.demand_tenant,
                              f"no workload has this tenant; {did_you_mean(t.demand_tenant, workload_tenants)}")
