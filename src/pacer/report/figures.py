@@ -58,7 +58,8 @@ def pacing_timeline_figure(result: PlanResult) -> go.Figure:
         colorbar={"tickvals": [-1, 0, 1, 2, 3, 4, 5], "ticktext": ["cancelled", *_STAGE_NAMES], "title": "stage"}))
     likely = p.nodes.probability.to_numpy()[p.leaves][leaf]
     fig.update_layout(title=f"pacing timeline along the most likely scenario (p={likely:.2f})",
-                      height=max(400, 14 * len(projects)), template="plotly_white")
+                      height=max(400, 20 * len(projects) + 150), yaxis={"dtick": 1, "autorange": "reversed"},
+                      template="plotly_white")
     return fig
 
 
@@ -79,16 +80,19 @@ def cash_and_npv_figure(result: PlanResult) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=("mean cash flow per quarter (USD bn)",
                                                         "NPV distribution on fresh paths (USD bn)"))
     quarters = result.problem.quarters
+    palette = dict(zip(POLICIES, ("#1f77b4", "#2ca02c", "#d62728", "#7f7f7f", "#9467bd"), strict=True))
     for policy in POLICIES:
         e = result.evaluation.get(policy)
         if not isinstance(e, dict) or "npv_quantiles_usd" not in e:
             continue
         flows = np.asarray(e["mean_cash_flow_usd"]) / 1e9
-        fig.add_trace(go.Scatter(x=quarters[: len(flows)], y=flows, name=policy, legendgroup=policy), row=1, col=1)
+        colour = palette[policy]
+        fig.add_trace(go.Scatter(x=quarters[: len(flows)], y=flows, name=policy, legendgroup=policy,
+                                 line={"color": colour}), row=1, col=1)
         q = np.asarray(e["npv_quantiles_usd"]) / 1e9  # 0%, 5%, ..., 100%
-        fig.add_trace(go.Box(name=policy, q1=[q[5]], median=[q[10]], q3=[q[15]], lowerfence=[q[1]],
+        fig.add_trace(go.Box(name=policy, x=[policy], q1=[q[5]], median=[q[10]], q3=[q[15]], lowerfence=[q[1]],
                              upperfence=[q[19]], mean=[e["mean_npv_usd"] / 1e9], legendgroup=policy,
-                             showlegend=False), row=1, col=2)
+                             marker={"color": colour}, showlegend=False), row=1, col=2)
     fig.update_layout(title="cash flows and NPV per policy (whiskers 5-95%)", template="plotly_white")
     return fig
 
