@@ -70,10 +70,15 @@ def _save_run(result: Any, scenario: str, parameters: dict[str, Any], seconds: f
 
     from pacer.report.runs import save_run
 
-    run_store = _store(store)
-    run_id = save_run(run_store, result, scenario_path=str(Path(scenario).resolve()),
-                      scenario_text=Path(scenario).read_text(), parameters=parameters, seconds=seconds)
-    Console(stderr=True).print(f"run saved: {run_id} (store {run_store.path})")
+    err = Console(stderr=True)
+    try:
+        run_store = _store(store)
+        run_id = save_run(run_store, result, scenario_path=str(Path(scenario).resolve()),
+                          scenario_text=Path(scenario).read_text(), parameters=parameters, seconds=seconds)
+    except PacerError as exc:  # the result is printed already: say why it was not kept, do not fail the run
+        err.print(f"warning: run not saved: {exc}")
+        return
+    err.print(f"run saved: {run_id} (store {run_store.path})")
 
 
 def _emit_json(payload: Any) -> None:
@@ -226,9 +231,7 @@ def demand_cmd(
     with _progress(not as_json) as progress:
         progress.add_task("sampling demand paths and reducing them to a tree", total=None)
         result = forecast(loaded, paths=paths, leaves=leaves, seed=seed)
-    if save:
-        _save_run(result, scenario, {"paths": paths, "leaves": leaves, "seed": seed}, time.perf_counter() - started,
-                  store)
+    seconds = time.perf_counter() - started
     if plot:
         _write_html(plot, "demand")
         from pacer.report.demand import fan_figure
@@ -240,6 +243,8 @@ def demand_cmd(
         console.print(result)
         if plot:
             console.print(f"fan charts written to {plot}")
+    if save:  # after the output: a store problem never costs the user the result
+        _save_run(result, scenario, {"paths": paths, "leaves": leaves, "seed": seed}, seconds, store)
 
 
 @app.command("plan")
@@ -274,11 +279,16 @@ def plan_cmd(
         result = plan(loaded, leaves=leaves, evaluate_out_of_sample=evaluate, evaluation_paths=paths,
                       perfect_foresight_paths=perfect_foresight_paths, solver=solver, time_limit_s=time_limit,
                       cvar_weight=cvar_weight, on_step=lambda text: progress.update(task, description=text))
-    if save:
+    seconds = time.perf_counter() - started
+    _show_plan(result, as_json)
+    if save:  # after the output: a store problem never costs the user the result
         parameters = {"leaves": leaves, "evaluate": evaluate, "paths": paths, "solver": solver,
                       "perfect_foresight_paths": perfect_foresight_paths, "time_limit": time_limit,
                       "cvar_weight": cvar_weight}
-        _save_run(result, scenario, parameters, time.perf_counter() - started, store)
+        _save_run(result, scenario, parameters, seconds, store)
+
+
+def _show_plan(result: Any, as_json: bool) -> None:
     if as_json:
         _emit_json(result.to_dict())
         return
@@ -317,8 +327,12 @@ def simulate_cmd(
     with _progress(True) as progress:
         task = progress.add_task("simulating the market", total=None)
         result = simulate(loaded, executor=executor, on_step=lambda text: progress.update(task, description=text))
-    if save:
+    _show_market(result, as_json)
+    if save:  # after the output: a store problem never costs the user the result
         _save_run(result, scenario, {"executor": executor}, result.timings["seconds"], store)
+
+
+def _show_market(result: Any, as_json: bool) -> None:
     if as_json:
         _emit_json(result.to_dict())
         return

@@ -8,9 +8,19 @@ message and exits with status 2; the web API answers 422.
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Iterable
 
-__all__ = ["CatalogError", "InputError", "PacerError", "SolverError", "did_you_mean"]
+__all__ = ["CatalogError", "InputError", "PacerError", "SolverError", "did_you_mean", "short_repr"]
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlevel = 60, 60, 3
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 4
+
+
+def short_repr(value: object) -> str:
+    """``repr`` cut to a line: a message never carries a whole (possibly huge) input."""
+    return _SHORT.repr(value)
 
 
 class PacerError(Exception):
@@ -28,7 +38,7 @@ class InputError(PacerError):
     def __init__(self, field: str, value: object, problem: str) -> None:
         self.field = field
         self.value = value
-        super().__init__(f"{field}: {problem}, got {value!r}")
+        super().__init__(f"{field}: {problem}, got {short_repr(value)}")
 
 
 class CatalogError(PacerError):

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pacer.catalog import get_accelerator, load_catalog
-from pacer.errors import InputError, PacerError, did_you_mean
+from pacer.errors import InputError, PacerError, did_you_mean, short_repr
 
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 
@@ -720,7 +720,7 @@ def parse_scenario(data: Any, base_dir: str | Path = ".") -> Scenario:
         loc = _clean_loc(data, tuple(err["loc"]))
         value = _lookup(data, loc) if err["type"] != "missing" else "missing"
         message = err["msg"].removeprefix("Value error, ")
-        raise PacerError(f"{_format_loc(loc)}: {message}, got {value!r}") from exc
+        raise PacerError(f"{_format_loc(loc)}: {message}, got {short_repr(value)}") from exc
     _cross_check(scenario)
     _check_provider(scenario)
     _check_market(scenario)

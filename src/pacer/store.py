@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +25,8 @@ import pandas as pd
 from pacer.errors import InputError, PacerError
 
 KINDS = ("demand", "plan", "simulate")
+#: Seconds to wait for another process's lock on the store file.
+LOCK_WAIT_S = 10.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id VARCHAR PRIMARY KEY,
@@ -63,13 +66,17 @@ def scenario_hash(text: str) -> str:
 
 
 class RunStore:
-    """A DuckDB file of runs. Safe for one process's threads; other processes wait for the file lock."""
+    """A DuckDB file of runs. Safe for one process's threads; another process using the file at the same
+    moment is waited for up to :data:`LOCK_WAIT_S` seconds (connections are short-lived)."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_store_path()
         if self.path.suffix == "":
             raise InputError("store", str(self.path), "must be a file path such as runs.duckdb")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError("store", str(self.path), f"cannot create its folder ({exc.strerror})") from exc
         self._lock = threading.Lock()
         with self._connect() as con:
             con.execute(_SCHEMA)
@@ -77,10 +84,15 @@ class RunStore:
     @contextmanager
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with self._lock:
-            try:
-                con = duckdb.connect(str(self.path))
-            except duckdb.Error as exc:
-                raise PacerError(f"store: cannot open {self.path}: {str(exc).splitlines()[0]}") from exc
+            deadline = time.monotonic() + LOCK_WAIT_S
+            while True:
+                try:
+                    con = duckdb.connect(str(self.path))
+                    break
+                except duckdb.Error as exc:  # another process holds the file: wait a little, then give up
+                    if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                        raise PacerError(f"store: cannot open {self.path}: {str(exc).splitlines()[0]}") from exc
+                    time.sleep(0.1)
             try:
                 yield con
             finally:

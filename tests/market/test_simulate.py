@@ -253,3 +253,14 @@ def test_conservation_holds_on_random_markets(growth, bid, big_ask, window, shar
     released = r.providers.released_mw.sum()
     absorbed = r.providers.absorbed_mw.sum()
     assert absorbed <= released + 1e-6
+
+
+def test_take_or_pay_volume_is_used_even_when_money_is_short(small_market):
+    startup = small_market["market"]["tenants"][1]
+    startup |= {"cash_usd": 1.0, "revenue_usd_per_year": {2025: 1.0e6}, "other_costs_usd_per_year": {2025: 1.0e6}}
+    r = simulate(parse_scenario(small_market), executor="local")
+    t = r.tenants[r.tenants.tenant == "startup"]
+    assert (t.request_kh100e >= t.demand_kh100e.clip(upper=1.5) - 1e-9).all()  # the paid-for volume is asked
+    a = r.allocations
+    neo = a[(a.tenant == "startup") & (a.provider == "neo")].set_index("quarter").kh100e
+    assert (neo >= t.set_index("quarter").demand_kh100e.clip(upper=1.5) - 1e-6).all()

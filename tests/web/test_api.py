@@ -80,7 +80,8 @@ def test_server_reads_no_files_but_its_own(client, tmp_path):
     r = client.post("/api/scenarios/validate", json={"file": "../../etc/passwd"})
     assert r.status_code == 422 and r.json()["field"] == "file"
     assert client.get("/api/scenarios/passwd").status_code == 404
-    assert client.get("/static/../app.py").status_code == 404
+    assert client.get("/static/..%2Fapp.py").status_code == 404
+    assert client.get("/static/app.css").status_code == 200
     assert client.post("/api/scenarios/validate", json={"file": "mini.yaml"}).json()["valid"] is True
 
 
@@ -88,6 +89,35 @@ def test_body_over_the_limit_gets_413(client):
     r = client.post("/api/scenarios/validate", content=b"{" + b" " * (MAX_BODY_BYTES + 10) + b"}",
                     headers={"content-type": "application/json"})
     assert r.status_code == 413
+
+    def chunks():
+        for _ in range(3):
+            yield b" " * (MAX_BODY_BYTES // 2)
+
+    streamed = client.post("/api/size/inference", content=chunks(), headers={"content-type": "application/json"})
+    assert streamed.status_code == 411  # a body without a length is refused before it is read
+    plain_text = client.post("/api/size/inference", content=b'{"model": "x"}', headers={"content-type": "text/plain"})
+    assert plain_text.status_code == 415
+
+
+def test_hostile_yaml_is_refused_cheaply(client):
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nname: *b\n"
+    r = client.post("/api/scenarios/validate", json={"yaml": bomb})
+    assert r.status_code == 422 and "alias" in r.json()["detail"]
+    r = client.post("/api/scenarios/validate", json={"yaml": "provider: [1]"})
+    assert r.status_code == 422
+    raw = mini()
+    raw["name"] = ["x" * 5000] * 50  # a huge wrong value: the message stays short
+    r = client.post("/api/scenarios/validate", json={"yaml": yaml.safe_dump(raw)})
+    assert r.status_code == 422 and r.json()["field"] == "name" and len(r.json()["detail"]) < 400
+
+
+def test_too_many_queued_runs_get_429(client, monkeypatch):
+    import pacer.web.app as web_app
+
+    monkeypatch.setattr(web_app, "MAX_PENDING_JOBS", 0)
+    r = client.post("/api/runs", json={"kind": "demand", "file": "mini.yaml"})
+    assert r.status_code == 429
 
 
 def test_unknown_run_ids_get_404(client):

@@ -10,7 +10,8 @@ the switching cost; what a tenant asks beyond it is its *new* request. Contract 
   to let one tenant hold (its concentration appetite); it then serves the matched
   part (what its capacity cannot host yet is *pending*: the tenant waits for it). The rest is declined and
   open to the other providers;
-* take-or-pay volumes are paid for in full whether used or not, and filled first.
+* take-or-pay volumes are paid for in full whether used or not, so the tenant uses them first (to it
+  they cost nothing more).
 
 The allocation maximises total surplus (bid minus ask, plus the incumbents' switching edge). Payments
 follow the contract price where one exists, else the provider's ask, so money paid by tenants equals money
@@ -171,18 +172,22 @@ def clear_quarter(
                            name="incumbent_kh100e")
     new_var = m.add_variables(lower=da(new_lower), upper=da(np.maximum(new_upper, new_lower)), coords=coords,
                               dims=_DIMS, name="new_kh100e")
-    x = keep + new_var
+    # Take-or-pay volume is paid for whether used or not: to the tenant its use costs nothing more.
+    top = m.add_variables(lower=0, upper=da(np.minimum(top_volume, total_cap)), coords=coords, dims=_DIMS,
+                          name="take_or_pay_kh100e")
+    x = keep + new_var + top
     m.add_constraints(x.sum("provider") <= xr.DataArray(req, coords=[tenants], dims=["tenant"]), name="request")
     m.add_constraints(x.sum("tenant") <= xr.DataArray(cap, coords=[providers], dims=["provider"]), name="capacity")
     m.add_constraints(x <= da(np.maximum(total_cap, new_lower)), name="exclusivity_and_capacity")
     surplus = (bid[:, None] - ask[None, :]) + preference
-    m.add_objective((x * da(surplus)).sum() + (keep * switching_cost_usd_per_h100e_hour).sum(), sense="max")
+    m.add_objective((x * da(surplus)).sum() + (keep * switching_cost_usd_per_h100e_hour).sum()
+                    + (top * da(np.broadcast_to(ask, inc.shape).astype(float))).sum(), sense="max")
     with warnings.catch_warnings(), quiet_stdout():
         warnings.simplefilter("ignore")
         _, condition = m.solve(solver_name="highs", output_flag=False, progress=False, io_api="direct")
     if str(condition) != "optimal":
         raise SolverError(f"market clearing {quarter}: {condition}")
-    alloc = np.clip(keep.solution.to_numpy() + new_var.solution.to_numpy(), 0, None)
+    alloc = np.clip(keep.solution.to_numpy() + new_var.solution.to_numpy() + top.solution.to_numpy(), 0, None)
     new_alloc = np.clip(new_var.solution.to_numpy(), 0, None)
     payments = price * np.maximum(alloc, top_volume) * 1e3 * HOURS_PER_QUARTER
     payments = np.where((alloc > 0) | (top_volume > 0), payments, 0.0)

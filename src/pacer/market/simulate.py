@@ -179,12 +179,17 @@ class MarketResult(Result):
                                         "tenant": self.tenant_names})
 
     def checks(self) -> dict[str, float]:
-        """Largest imbalances (should be ~0): money paid vs received per quarter (USD); pipeline MW change
-        vs released, absorbed (the quarter before) and joined per provider and quarter (MW); compute sold
-        above capacity (kH100e)."""
-        a = self.allocations.groupby("quarter")[["paid_usd"]].sum()
-        received = self.providers.groupby("quarter").revenue_usd.sum()
-        spend = self.tenants.groupby("quarter").spend_usd.sum()
+        """Largest imbalances (should be ~0): money out of tenants' cash vs revenue booked by providers, and
+        providers' revenue vs the allocations' payments, per quarter (USD); pipeline MW change vs released,
+        absorbed (the quarter before) and joined per provider and quarter (MW); compute sold above capacity
+        (kH100e)."""
+        t = self.tenants
+        # What tenants paid, read from their cash (start + revenue + funding - other costs - end), against what
+        # providers booked as revenue, and against the allocations' payments.
+        paid_from_cash = (t.cash_start_usd + t.revenue_usd + t.funding_usd - t.other_costs_usd - t.cash_usd)
+        spend = paid_from_cash.groupby(t.quarter).sum().reindex(self.quarters).fillna(0.0)
+        received = self.providers.groupby("quarter").revenue_usd.sum().reindex(self.quarters).fillna(0.0)
+        a = self.allocations.groupby("quarter")[["paid_usd"]].sum().reindex(self.quarters).fillna(0.0)
         pipeline = self.series("providers", "pipeline_mw")
         released = self.series("providers", "released_mw")
         absorbed = self.series("providers", "absorbed_mw")
@@ -193,7 +198,7 @@ class MarketResult(Result):
         over = (self.series("providers", "sold_kh100e") - self.series("providers", "capacity_kh100e")).max().max()
         return {
             "money_paid_minus_received_usd": float((spend - received).abs().max()),
-            "allocations_minus_paid_usd": float((a.paid_usd - spend).abs().max()),
+            "allocations_minus_paid_usd": float((a.paid_usd - received).abs().max()),
             "pipeline_balance_mw": float(balance.abs().max().max()),
             "sold_above_capacity_kh100e": float(max(over, 0.0)),
         }
@@ -341,9 +346,11 @@ def _play(s: Scenario, m: Any, quarters: list[str], t0: int, paths: np.ndarray, 
         request = {}
         for i, tenant in enumerate(tenants):
             name = tenant.spec.name
-            committed = sum(c.volume_kh100e * c.price_usd_per_h100e_hour * 1e3 * HOURS_PER_QUARTER
-                            for c in active if isinstance(c, TakeOrPay) and c.tenant == name)
-            request[name] = float(min(demand[i], tenant.affordable_kh100e(t, committed, bid[name])))
+            owed = [c for c in active if isinstance(c, TakeOrPay) and c.tenant == name]
+            committed = sum(c.volume_kh100e * c.price_usd_per_h100e_hour * 1e3 * HOURS_PER_QUARTER for c in owed)
+            # Take-or-pay volume is paid whatever happens: the budget limits only what comes on top of it.
+            volume = sum(c.volume_kh100e for c in owed)
+            request[name] = float(min(demand[i], volume + tenant.affordable_kh100e(t, committed, bid[name])))
         clearing = clear_quarter(q, book, request, bid, capacity, ask, incumbent_kh100e=holding,
                                  rofr_capacity_kh100e=rofr_capacity,
                                  rofr_max_tenant_share={x.name: x.max_tenant_share for x in m.providers},
@@ -406,7 +413,7 @@ def _play(s: Scenario, m: Any, quarters: list[str], t0: int, paths: np.ndarray, 
                 "served_kh100e": float(alloc_a[i].sum()), "waiting_kh100e": float(waiting_a[i].sum()),
                 "cut_kh100e": cut, "spend_usd": spend, "revenue_usd": float(tenant.revenue_q_usd[t]),
                 "other_costs_usd": float(tenant.other_q_usd[t]), "funding_usd": float(tenant.funding_q_usd[t]),
-                "net_income_usd": net, "cash_usd": tenant.cash_usd,
+                "net_income_usd": net, "cash_start_usd": cash_before, "cash_usd": tenant.cash_usd,
             })
             for j, p in enumerate(provider_names):
                 if alloc_a[i, j] > 0 or paid_a[i, j] > 0:

@@ -46,7 +46,8 @@ def pacing_timeline_figure(result: PlanResult) -> go.Figure:
     completed = ds.completed.transpose("project", "stage", "node").to_numpy()[:, :, path]
     keep = ds.keep.transpose("project", "node").to_numpy()[:, path]
     table: PipelineTable = p.pipeline
-    stage_index = (completed > 0.99).sum(axis=1).astype(float)  # stages fully completed
+    # Stages the retained share has fully completed (completed shares are of the whole project).
+    stage_index = (completed / np.maximum(keep[:, None, :], 1e-9) > 0.99).sum(axis=1).astype(float)
     stage_index = np.where(keep < 0.01, -1.0, stage_index)  # cancelled
     text = np.where(stage_index < 0, "cancelled",
                     np.array(_STAGE_NAMES)[np.clip(stage_index, 0, 5).astype(int)])

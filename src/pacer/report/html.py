@@ -34,7 +34,7 @@ def render_report(runs: list[dict[str, Any]], figures: dict[str, list[dict[str, 
              f"{len(runs)} run(s). Charts are interactive; no network is needed.</p>"]
     scripts = []
     for run in runs:
-        rid = run["run_id"]
+        rid = html.escape(str(run["run_id"]))
         parts.append(f"<h2 id='run-{rid}'>{html.escape(run['kind'])}: {html.escape(str(run['scenario_name']))}"
                      f" <span class='meta'>run {rid}, {html.escape(run['created_at'])}</span></h2>")
         parts.append(metrics_table(run["metrics"]))
@@ -42,9 +42,16 @@ def render_report(runs: list[dict[str, Any]], figures: dict[str, list[dict[str, 
             div = f"chart-{rid}-{i}"
             parts.append(f"<h3>{html.escape(fig['title'])}</h3><div class='chart' id='{div}' "
                          f"data-chart='{html.escape(fig['name'])}'></div>")
-            scripts.append(f"(function(){{var f={fig['figure']};Plotly.newPlot({json.dumps(div)},f.data,f.layout,"
-                           "{responsive:true});})();")
+            scripts.append(f"(function(){{var f={_script_json(fig['figure'])};Plotly.newPlot({_script_json(div)},"
+                           "f.data,f.layout,{responsive:true});})();")
     body = "\n".join(parts)
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{_STYLE}</style><script>{get_plotlyjs()}</script></head><body>{body}"
             f"<script>{''.join(scripts)}</script></body></html>")
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe inside a <script> element whatever it holds (a stored figure, a name)."""
+    data = json.loads(value) if isinstance(value, str) and value[:1] in "{[" else value
+    text = json.dumps(data)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

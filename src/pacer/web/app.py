@@ -17,6 +17,7 @@ scenario files it was given: a posted scenario may not name other files (``proje
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import threading
 import time
@@ -44,6 +45,10 @@ from pacer.store import RunStore, UnknownRunError
 
 #: Largest request body accepted (bytes).
 MAX_BODY_BYTES = 1_000_000
+#: Runs queued or running at once; more get 429.
+MAX_PENDING_JOBS = 4
+#: Finished jobs whose events can still be read.
+MAX_KEPT_JOBS = 100
 _HERE = Path(__file__).parent
 _WRITES = {("POST", "/api/runs"), ("DELETE", "/api/runs")}
 
@@ -97,12 +102,20 @@ def create_app(store: RunStore | None = None, *, token: str | None = None, scena
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse(status_code=413, content={"detail": f"body: larger than {MAX_BODY_BYTES} bytes"})
+        if request.method in ("POST", "PUT", "PATCH"):
+            length = request.headers.get("content-length")
+            if length is None or not length.isdigit():  # no streamed bodies: their size is unknown up front
+                return JSONResponse(status_code=411, content={"detail": "body: a Content-Length is required"})
+            if int(length) > MAX_BODY_BYTES:
+                return JSONResponse(status_code=413,
+                                    content={"detail": f"body: larger than {MAX_BODY_BYTES} bytes, got {length}"})
+            if not request.headers.get("content-type", "").startswith("application/json"):
+                # Also keeps other sites' pages from posting here without a CORS preflight.
+                return JSONResponse(status_code=415, content={"detail": "body: must be application/json"})
         writes = (request.method, request.url.path) in _WRITES or (
             request.method == "DELETE" and request.url.path.startswith("/api/runs/"))
-        if token and writes and request.headers.get("authorization") != f"Bearer {token}":
+        given = request.headers.get("authorization", "")
+        if token and writes and not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
             return JSONResponse(status_code=401, content={"detail": "authorization: a bearer token is required"})
         return await call_next(request)
 
@@ -133,12 +146,14 @@ def create_app(store: RunStore | None = None, *, token: str | None = None, scena
         from pacer.scenario import parse_scenario
 
         try:
+            if path is None and any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text)):
+                raise PacerError("scenario: YAML aliases are not accepted in a posted scenario, got an alias")
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             raise PacerError(f"scenario: is not valid YAML{f' at line {mark.line + 1}' if mark else ''}") from exc
         if path is None and isinstance(data, dict):  # a posted scenario may not make the server read files
-            if (data.get("provider") or {}).get("projects_csv"):
+            if isinstance(data.get("provider"), dict) and data["provider"].get("projects_csv"):
                 raise PacerError("provider.projects_csv: not allowed in a posted scenario (the server reads no "
                                  "files but its own), got a path")
             if isinstance(data.get("demand"), dict) and data["demand"].get("table"):
@@ -216,13 +231,19 @@ def create_app(store: RunStore | None = None, *, token: str | None = None, scena
         return PlainTextResponse(files[name].read_text())
 
     @app.post("/api/runs", status_code=202)
-    def start_run(body: RunRequest) -> dict[str, Any]:
+    def start_run(body: RunRequest) -> Any:
         text, path = scenario_text(body)
         s = parse(text, path)  # bad input answers 422 now, not later in the job
         if body.kind == "plan" and s.provider is None:
             raise PacerError("provider: the scenario needs a provider section to plan, got None")
         if body.kind == "simulate" and s.market is None:
             raise PacerError("market: the scenario needs a market section to simulate, got None")
+        waiting = sum(j.status in ("queued", "running") for j in jobs.values())
+        if waiting >= MAX_PENDING_JOBS:
+            return JSONResponse(status_code=429, content={"detail": f"runs: {waiting} already queued or running, "
+                                                          "try again later"})
+        for old_id in [k for k, j in jobs.items() if j.status in ("done", "error")][:-MAX_KEPT_JOBS]:
+            jobs.pop(old_id)  # keep the last finished jobs only
         job = Job(body.kind)
         jobs[job.id] = job
         threading.Thread(target=_run_job, args=(job, s, text, path, run_store, run_lock, run_executor),
