@@ -91,7 +91,7 @@ def test_market_names_must_be_unique():
     from pacer.errors import PacerError
     from pacer.scenario import parse_scenario
 
-    raw = yaml.safe_load(open("examples/seed-2025/scenario.yaml").read())
+    raw = yaml.safe_load(Path("examples/seed-2025/scenario.yaml").read_text())
     for section, field in (("providers", "provider name"), ("tenants", "tenant name")):
         bad = copy.deepcopy(raw)
         bad["market"][section][1]["name"] = bad["market"][section][0]["name"]

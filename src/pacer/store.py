@@ -214,10 +214,16 @@ class RunStore:
         """Key metrics side by side: one row per metric, one column per run."""
         if not run_ids:
             raise InputError("runs", [], "give at least one run id")
+        with self._connect() as con:  # metrics only: the full results can be large
+            rows = {r[0]: r[1:] for r in con.execute(
+                "SELECT run_id, kind, scenario_name, metrics FROM runs WHERE run_id IN (SELECT unnest(?))",
+                [list(run_ids)]).fetchall()}
         columns = {}
         for run_id in run_ids:
-            run = self.get(run_id)
-            columns[f"{run_id} ({run['kind']})"] = {"scenario": run["scenario_name"], **run["metrics"]}
+            if run_id not in rows:
+                raise _unknown(run_id)
+            kind, scenario, metrics = rows[run_id]
+            columns[f"{run_id} ({kind})"] = {"scenario": scenario, **json.loads(metrics or "{}")}
         return pd.DataFrame(columns)
 
     def latest(self, kind: str, scenario_hash_value: str) -> str | None:

@@ -57,3 +57,11 @@ def test_roll_past_the_horizon_is_an_error(chain_plan):
     problem, d = chain_plan
     with pytest.raises(PacerError):
         roll_forward(problem, d.keep, d.completed, d.buy_kgpu, len(problem.quarters))
+
+
+def test_only_a_chain_plan_rolls_forward():
+    s = parse_scenario(mini())
+    tree = build_problem(s, forecast(s))
+    d = solve_problem(tree).decisions
+    with pytest.raises(PacerError, match="only a single-path"):
+        roll_forward(tree, d.keep, d.completed, d.buy_kgpu, 1)

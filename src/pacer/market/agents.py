@@ -100,6 +100,8 @@ class ProviderAgent:
     solved_at: int = -1
     decisions: Decisions | None = None
     fleet_kgpu: np.ndarray | None = None  # generation, region, quarter since solved_at
+    capacity_kh100e: np.ndarray | None = None  # quarter since solved_at
+    project_costs_usd: dict[str, np.ndarray] = field(default_factory=dict)  # (1, project, quarter since solved_at)
     power_value_usd_per_mw: np.ndarray | None = None  # region, quarter since solved_at
     shortfall_kh100e: np.ndarray | None = None  # region, quarter since solved_at
     pending_lots: list[tuple[Lot, float]] = field(default_factory=list)
@@ -153,6 +155,10 @@ class ProviderAgent:
         self.power_value_usd_per_mw = plan.power_value_usd_per_mw
         self.shortfall_kh100e = plan.shortfall_kh100e
         self.fleet_kgpu, _ = fleet_and_book(self.problem, plan.decisions.buy_kgpu)
+        # The plan's trajectories, computed once per solve and read quarter by quarter.
+        self.capacity_kh100e = (self.fleet_kgpu * self.problem.generations.h100e.to_numpy()[:, None, None]).sum((0, 1))
+        d = plan.decisions
+        self.project_costs_usd = project_costs(self.problem, d.keep[None], d.completed[None])
         self.solves += 1
         self.solve_seconds += plan.seconds
 
@@ -163,7 +169,7 @@ class ProviderAgent:
     # -- what the plan does in quarter t ------------------------------------------------------------
     def state(self, t: int) -> dict[str, Any]:
         """The plan carried out in quarter ``t``: capacity, power, spend and released shares."""
-        assert self.decisions is not None and self.fleet_kgpu is not None
+        assert self.decisions is not None and self.fleet_kgpu is not None and self.capacity_kh100e is not None
         k = t - self.solved_at
         p, d = self.problem, self.decisions
         frame, st = p.pipeline.frame, p.pipeline.stages
@@ -171,16 +177,15 @@ class ProviderAgent:
         keep, completed = d.keep[:, k], d.completed[:, :, k]
         keep_prev = d.keep[:, k - 1] if k > 0 else np.ones_like(keep)
         prior = d.completed[:, :, k - 1] if k > 0 else st.completed_now.to_numpy()
-        costs = project_costs(p, d.keep[None, :, : k + 1], d.completed[None, :, :, : k + 1])
+        costs = self.project_costs_usd
         price = p.generations.price_usd.to_numpy()[:, None] * 1e3
         fleet = self.fleet_kgpu[:, :, k]
-        h100e = p.generations.h100e.to_numpy()[:, None]
         live_prev = prior[:, -1]
         leased = (frame.ownership == "leased").to_numpy()
         gpu_mw = (fleet * p.generations.it_mw_per_kgpu.to_numpy()[:, None]).sum(0) * p.pue
         live_mw = completed[:, -1] * mw
         return {
-            "capacity_kh100e": float((fleet * h100e).sum()),
+            "capacity_kh100e": float(self.capacity_kh100e[k]),
             "gpus": float(fleet.sum() * 1e3),
             "gpu_capex_usd": float((price * d.buy_kgpu[:, :, k]).sum()),
             "build_capex_usd": float(costs["spend_usd"][0, :, k].sum()),
@@ -196,10 +201,9 @@ class ProviderAgent:
 
     def planned_capacity_kh100e(self, t: int, window: int) -> float:
         """Most capacity the plan has in quarters ``t`` .. ``t + window - 1`` (what a ROFR holder can offer)."""
-        assert self.fleet_kgpu is not None
+        assert self.capacity_kh100e is not None
         k = t - self.solved_at
-        cap = (self.fleet_kgpu * self.problem.generations.h100e.to_numpy()[:, None, None]).sum((0, 1))
-        return float(cap[k: k + window].max())
+        return float(self.capacity_kh100e[k: k + window].max())
 
     def lots_released(self, t: int, state: dict[str, Any]) -> list[Lot]:
         """The shares of projects the plan dropped in quarter ``t``, as lots others may take over."""

@@ -34,8 +34,6 @@ from pacer.market.contracts import ContractBook, Exclusivity, Rofr, TakeOrPay
 from pacer.plan.problem import HOURS_PER_QUARTER
 from pacer.plan.solve import quiet_stdout
 
-#: Surplus per kH100e given to routing within a take-or-pay volume (a tie-break, USD per H100e-hour).
-TAKE_OR_PAY_PREFERENCE = 1e-3
 #: Amounts below this (kH100e) count as zero in events.
 EPSILON_KH100E = 1e-6
 _DIMS = ["tenant", "provider"]
@@ -120,7 +118,6 @@ def clear_quarter(
     new_lower = np.zeros_like(inc)
     new_upper = total_cap.copy()
     price = np.broadcast_to(ask, inc.shape).astype(float).copy()
-    preference = np.zeros_like(inc)
     top_volume = np.zeros_like(inc)
     pending = np.zeros_like(inc)
     events: list[dict[str, Any]] = []
@@ -135,7 +132,6 @@ def clear_quarter(
         elif isinstance(c, TakeOrPay):
             k = pi[c.provider]
             price[t, k] = c.price_usd_per_h100e_hour
-            preference[t, k] = TAKE_OR_PAY_PREFERENCE
             top_volume[t, k] += c.volume_kh100e
     load = np.minimum(inc, cap[None, :]).sum(axis=0)  # incumbent load per provider
     for c in active:
@@ -179,7 +175,7 @@ def clear_quarter(
     m.add_constraints(x.sum("provider") <= xr.DataArray(req, coords=[tenants], dims=["tenant"]), name="request")
     m.add_constraints(x.sum("tenant") <= xr.DataArray(cap, coords=[providers], dims=["provider"]), name="capacity")
     m.add_constraints(x <= da(np.maximum(total_cap, new_lower)), name="exclusivity_and_capacity")
-    surplus = (bid[:, None] - ask[None, :]) + preference
+    surplus = bid[:, None] - ask[None, :]
     m.add_objective((x * da(surplus)).sum() + (keep * switching_cost_usd_per_h100e_hour).sum()
                     + (top * da(np.broadcast_to(ask, inc.shape).astype(float))).sum(), sense="max")
     with warnings.catch_warnings(), quiet_stdout():

@@ -63,9 +63,8 @@ class PipelineTable:
         frame["stage"] = self.stage_of(done)
         frame["remaining_quarters"] = ((1 - done) * durations).sum(axis=1)
         stages = self.stages.isel(project=np.flatnonzero(alive)).copy()
-        for name in ("spend_usd", "fee_usd", "fee_step_usd"):
+        for name in ("spend_usd", "fee_usd", "fee_step_usd", "fee_step_live_usd"):
             stages[name] = stages[name] * xr.DataArray(share, dims="project")
-        stages["fee_step_live_usd"] = stages.fee_step_live_usd * xr.DataArray(share, dims="project")
         stages["completed_now"] = (("project", "stage"), done)
         return PipelineTable(frame=frame, stages=stages)
 

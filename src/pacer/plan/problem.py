@@ -183,6 +183,8 @@ def roll_forward(problem: PlanProblem, keep: np.ndarray, completed: np.ndarray, 
         return p
     if n >= len(p.quarters):
         raise InputError("n", n, f"must leave at least one of the {len(p.quarters)} quarters")
+    if len(p.nodes) != len(p.quarters):
+        raise InputError("nodes", len(p.nodes), "only a single-path (chain) plan can be rolled forward")
     fleet, book = fleet_and_book(p, buy_kgpu[..., :n])
     life = p.life_quarters
     retire = p.init_retire_kgpu[..., n:].copy()
@@ -192,11 +194,8 @@ def roll_forward(problem: PlanProblem, keep: np.ndarray, completed: np.ndarray, 
     retire[..., retire_index[inside]] += buy_kgpu[..., bought_at[inside]]  # one purchase per quarter: no clashes
     generations = p.generations.copy()
     generations["available"] = np.maximum(generations.available - n, 0)
-    remaining = len(p.quarters) - n
-    chain = chain_nodes(remaining)
-    demand = p.demand_kh100e[n:] if len(p.demand_kh100e) == len(p.quarters) else p.demand_kh100e[-remaining:]
     return replace(
-        p, nodes=chain, quarters=p.quarters[n:], demand_kh100e=demand,
+        p, nodes=chain_nodes(len(p.quarters) - n), quarters=p.quarters[n:], demand_kh100e=p.demand_kh100e[n:],
         pipeline=p.pipeline.carried(keep[:, n - 1], completed[:, :, n - 1]), generations=generations,
         init_fleet_kgpu=fleet[..., -1], init_retire_kgpu=retire, init_book_usd=book[..., -1],
     )
