@@ -158,7 +158,8 @@ class ProviderAgent:
         # The plan's trajectories, computed once per solve and read quarter by quarter.
         self.capacity_kh100e = (self.fleet_kgpu * self.problem.generations.h100e.to_numpy()[:, None, None]).sum((0, 1))
         d = plan.decisions
-        self.project_costs_usd = project_costs(self.problem, d.keep[None], d.completed[None])
+        self.project_costs_usd = project_costs(self.problem, d.keep[None], d.completed[None],
+                                               None if d.dropped is None else d.dropped[None])
         self.solves += 1
         self.solve_seconds += plan.seconds
 
@@ -196,7 +197,8 @@ class ProviderAgent:
             "pipeline_mw": float((keep * mw).sum()),
             "gpu_facility_mw": float(gpu_mw.sum()),
             "released_share": np.clip(keep_prev - keep, 0, None),
-            "released_completed": np.clip(prior - completed, 0, None),
+            "released_completed": (np.clip(prior - completed, 0, None) if d.dropped is None else
+                                   np.cumsum(d.dropped[:, ::-1, k], axis=1)[:, ::-1][:, 1:]),
         }
 
     def planned_capacity_kh100e(self, t: int, window: int) -> float:

@@ -1,5 +1,5 @@
 """The provider's portfolio as tables: projects, stages, leases and the options on them."""
 
-from pacer.pipeline.projects import PipelineTable, build_pipeline
+from pacer.pipeline.projects import LIVE, PipelineTable, build_pipeline, least_advanced_drops, levels_now
 
-__all__ = ["PipelineTable", "build_pipeline"]
+__all__ = ["LIVE", "PipelineTable", "build_pipeline", "least_advanced_drops", "levels_now"]

@@ -26,6 +26,30 @@ LEASE_BREAK_MONTHS_LIVE = 24
 SIGNED_FROM = "shell"
 
 
+#: The level of a share that has completed every build stage.
+LIVE = "live"
+
+
+def levels_now(stages: xr.Dataset) -> np.ndarray:
+    """Share of each project at each level today (project, level): level ``l`` holds the share that has
+    completed exactly ``l`` build stages, the last level is live. Rows sum to one."""
+    completed = stages.completed_now.to_numpy()
+    ones, zeros = np.ones_like(completed[:, :1]), np.zeros_like(completed[:, :1])
+    return np.hstack([ones, completed]) - np.hstack([completed, zeros])
+
+
+def least_advanced_drops(keep_prev: np.ndarray, keep: np.ndarray, prior_completed: np.ndarray) -> np.ndarray:
+    """Shares dropped from each level when a retained share falls from ``keep_prev`` to ``keep`` and the
+    least advanced shares go first: (..., project, level, quarter) from ``keep`` (..., project, quarter)
+    and the completed shares at the start of each quarter (..., project, stage, quarter)."""
+    before = np.concatenate([keep_prev[..., None, :], prior_completed], axis=-2)
+    after = np.concatenate([prior_completed, np.zeros_like(prior_completed[..., :1, :])], axis=-2)
+    level = np.clip(before - after, 0, None)
+    below = np.cumsum(level, axis=-2) - level
+    drop = np.clip(keep_prev - keep, 0, None)[..., None, :]
+    return np.clip(drop - below, 0, level)
+
+
 #: Retained share below which a project counts as dropped.
 KEEP_TOLERANCE = 1e-6
 #: Frame columns proportional to a project's megawatts.

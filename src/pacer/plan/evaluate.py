@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from pacer.finance import cvar, npv
+from pacer.pipeline import least_advanced_drops
 from pacer.plan.problem import HOURS_PER_QUARTER, PlanProblem, chain_nodes, fleet_and_book
 from pacer.plan.solve import Decisions, solve_problem
 
@@ -26,11 +27,13 @@ from pacer.plan.solve import Decisions, solve_problem
 @dataclass
 class PathDecisions:
     """Decisions along evaluation paths: keep (path, project, quarter), completed (path, project, stage,
-    quarter) and buy (path, generation, region, quarter)."""
+    quarter), buy (path, generation, region, quarter) and dropped (path, project, level, quarter; ``None``
+    where the least advanced shares go first)."""
 
     keep: np.ndarray
     completed: np.ndarray
     buy_kgpu: np.ndarray
+    dropped: np.ndarray | None = None
 
 
 def _previous(a: np.ndarray, first: np.ndarray | float) -> np.ndarray:
@@ -39,24 +42,28 @@ def _previous(a: np.ndarray, first: np.ndarray | float) -> np.ndarray:
     return np.concatenate([start, a[..., :-1]], axis=-1)
 
 
-def project_costs(problem: PlanProblem, keep: np.ndarray, completed: np.ndarray) -> dict[str, np.ndarray]:
-    """Cash out (USD) per (path, project, quarter) of pipeline decisions ``keep`` (path, project, quarter)
-    and ``completed`` (path, project, stage, quarter): ``spend_usd`` (build steps), ``fees_usd``
-    (cancellation), ``hold_usd`` (carrying the retained, not yet live share), ``running_usd`` (rent, opex)."""
+def project_costs(problem: PlanProblem, keep: np.ndarray, completed: np.ndarray,
+                  dropped: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Cash out (USD) per (path, project, quarter) of pipeline decisions ``keep`` (path, project, quarter),
+    ``completed`` (path, project, stage, quarter) and the share ``dropped`` from each level (path, project,
+    level, quarter; by default the least advanced shares go first): ``spend_usd`` (build steps),
+    ``fees_usd`` (cancellation), ``hold_usd`` (carrying the retained, not yet live share), ``running_usd``
+    (rent, opex)."""
     st = problem.pipeline.stages
     frame = problem.pipeline.frame
     keep_prev = _previous(keep, 1.0)
     prior = _previous(completed, st.completed_now.to_numpy()[None, :, :, None])
-    step = np.clip(completed - prior, 0, None)
-    entered = np.concatenate([keep_prev[:, :, None, :], prior[:, :, :-1, :]], axis=2)
-    dropped = np.clip(entered - keep[:, :, None, :], 0, None)
-    dropped_live = np.clip(prior[:, :, -1, :] - keep, 0, None)
+    if dropped is None:
+        dropped = least_advanced_drops(keep_prev, keep, prior)
+    # Progress on stage k: the change in its completed share plus what was dropped beyond it.
+    dropped_beyond = np.cumsum(dropped[:, :, ::-1], axis=2)[:, :, ::-1][:, :, 1:]
+    step = np.clip(completed - prior + dropped_beyond, 0, None)
+    fee = np.concatenate([st.fee_usd.to_numpy(), frame.fee_live_usd.to_numpy()[:, None]], axis=1)
     live_share = completed[:, :, -1, :]
     col = lambda name: frame[name].to_numpy()[None, :, None]  # noqa: E731
     return {
         "spend_usd": (step * st.spend_usd.to_numpy()[None, :, :, None]).sum(2),
-        "fees_usd": ((dropped * st.fee_step_usd.to_numpy()[None, :, :, None]).sum(2)
-                     + dropped_live * st.fee_step_live_usd.to_numpy()[None, :, None]),
+        "fees_usd": (dropped * fee[None, :, :, None]).sum(2),
         "hold_usd": col("hold_usd_per_quarter") * (keep - live_share),
         "running_usd": live_share * (col("rent_usd_per_quarter") + col("opex_usd_per_quarter")),
     }
@@ -71,7 +78,7 @@ def simulate(problem: PlanProblem, d: PathDecisions, demand_kh100e: np.ndarray) 
     p = problem
     frame = p.pipeline.frame
     keep_prev = _previous(d.keep, 1.0)
-    costs = project_costs(p, d.keep, d.completed)
+    costs = project_costs(p, d.keep, d.completed, d.dropped)
     live_share = d.completed[:, :, -1, :]
     project_cost = (costs["spend_usd"] + costs["fees_usd"] + costs["hold_usd"] + costs["running_usd"]).sum(1)
 
@@ -154,13 +161,15 @@ def tree_policy(decisions: Decisions, node_path: np.ndarray) -> PathDecisions:
         keep=decisions.keep[:, node_path].transpose(1, 0, 2),
         completed=decisions.completed[:, :, node_path].transpose(2, 0, 1, 3),
         buy_kgpu=decisions.buy_kgpu[:, :, node_path].transpose(2, 0, 1, 3),
+        dropped=None if decisions.dropped is None else decisions.dropped[:, :, node_path].transpose(2, 0, 1, 3),
     )
 
 
 def chain_policy(decisions: Decisions, n_paths: int) -> PathDecisions:
     """Decisions of a single-path plan, applied to every path."""
     rep = lambda a: np.broadcast_to(a[None], (n_paths, *a.shape))  # noqa: E731
-    return PathDecisions(keep=rep(decisions.keep), completed=rep(decisions.completed), buy_kgpu=rep(decisions.buy_kgpu))
+    return PathDecisions(keep=rep(decisions.keep), completed=rep(decisions.completed), buy_kgpu=rep(decisions.buy_kgpu),
+                         dropped=None if decisions.dropped is None else rep(decisions.dropped))
 
 
 def rule_policy(problem: PlanProblem, n_q: int, *, build: bool) -> Decisions:

@@ -14,6 +14,7 @@ import linopy
 import numpy as np
 import xarray as xr
 
+from pacer.pipeline import LIVE, levels_now
 from pacer.plan.problem import HOURS_PER_QUARTER, WORKLOADS, PlanProblem
 
 MUSD = 1e6
@@ -65,48 +66,41 @@ def build_model(problem: PlanProblem) -> PlanModel:
         (frame.region.to_numpy()[:, None] == np.array(p.regions)[None, :]).astype(float),
         coords={"project": projects, "region": p.regions}, dims=("project", "region"))
     stages = st.stage.to_numpy().tolist()
-    last = stages[-1]
 
-    # -- projects: retained share, completed share per stage, increments, fees, holding -------------
-    keep = m.add_variables(lower=0, upper=1, coords=[projects, node_list], dims=["project", "node"], name="keep")
-    completed = m.add_variables(lower=0, upper=1, coords=[projects, stages, node_list],
-                                dims=["project", "stage", "node"], name="completed")
-    step = m.add_variables(lower=0, coords=[projects, stages, node_list], dims=["project", "stage", "node"],
-                           name="progress_step")
-    dropped = m.add_variables(lower=0, coords=[projects, stages, node_list], dims=["project", "stage", "node"],
-                              name="dropped_entered")
-    dropped_live = m.add_variables(lower=0, coords=[projects, node_list], dims=["project", "node"], name="dropped_live")
-
-    keep_parent, root = _parent_of(keep, p)
-    completed_parent, _ = _parent_of(completed, p)
-    completed_start = st.completed_now * root  # the root's parent state is today's
-    prior = completed_parent + completed_start  # completed shares at the start of each node's quarter
-    # Retained share never rises: cancellation is irreversible.
-    m.add_constraints(keep - keep_parent <= root, name="cancel_irreversible")
-    # A share completes stage k only after stage k-1, and only within the retained share.
-    m.add_constraints(completed.isel(stage=slice(1, None)) - completed.isel(stage=slice(None, -1))
-                      .assign_coords(stage=stages[1:]) <= 0, name="stage_sequence")
-    m.add_constraints(completed - keep <= 0, name="completed_within_kept")
-    # Completed shares fall only by what is cancelled; rises are progress steps.
-    m.add_constraints(completed - completed_parent + keep_parent - keep >= completed_start - root,
-                      name="completed_falls_only_by_cancel")
-    m.add_constraints(step - completed + completed_parent >= -completed_start, name="progress_step_def")
+    # -- projects: share of each campus at each level (in a build stage, or live), progress, drops ----
+    # Level l holds the retained share that has completed exactly l stages (the last level is live).
+    # A share moves up one level per stage completed (progress) and leaves the pipeline when dropped.
+    # One balance row per (project, level, node) carries the whole state; see docs/formulation.md.
+    levels = [*stages, LIVE]
+    lcoord = lambda a: xr.DataArray(a, coords={"project": projects, "level": levels},  # noqa: E731
+                                    dims=("project", "level"))
+    share = m.add_variables(lower=0, coords=[projects, levels, node_list], dims=["project", "level", "node"],
+                            name="share")
+    # arrive[l]: share completing the stage before level l in the node's quarter (none arrive at level 0).
+    first_level = np.arange(len(levels)) == 0
+    none_at_first = np.broadcast_to(np.where(first_level, 0.0, np.inf)[None, :, None],
+                                    (len(projects), len(levels), len(nodes)))
+    arrive = m.add_variables(lower=0, upper=xr.DataArray(none_at_first, coords=[projects, levels, node_list],
+                                                         dims=["project", "level", "node"]),
+                             coords=[projects, levels, node_list], dims=["project", "level", "node"],
+        name="progress")
+    dropped = m.add_variables(lower=0, coords=[projects, levels, node_list], dims=["project", "level", "node"],
+                              name="dropped")
+    share_parent, root = _parent_of(share, p)
+    m.add_constraints(share - share_parent - arrive + arrive.shift(level=-1) + dropped
+                      == lcoord(levels_now(st)) * root, name="level_balance")
     # One quarter of whole-campus work per quarter at full pace (less is pacing; none is a pause).
-    work = (step * st.duration_quarters).sum("stage")
-    m.add_constraints(work <= 1, name="pace_limit")
-    # Cancellation fee: the dropped share that had entered each stage pays that stage's fee step.
-    entered_prior = prior.shift(stage=1)  # share that had completed the previous stage (entered this one)
-    # Stage 0 is entered by every retained share; later stages by those that completed the one before.
-    m.add_constraints(dropped.isel(stage=0) + keep - keep_parent >= root, name="dropped_entered_first")
-    later = stages[1:]
-    m.add_constraints(
-        dropped.sel(stage=later) + keep - entered_prior.sel(stage=later) >= 0, name="dropped_entered_later")
-    m.add_constraints(dropped_live + keep - prior.sel(stage=last) >= 0, name="dropped_live_def")
-    fees = (dropped * st.fee_step_usd).sum("stage") + dropped_live * st.fee_step_live_usd
+    zero = np.zeros((len(projects), 1))
+    duration = lcoord(np.hstack([zero, st.duration_quarters.to_numpy()]))
+    m.add_constraints((arrive * duration).sum("level") <= 1, name="pace_limit")
+    spend = (arrive * lcoord(np.hstack([zero, st.spend_usd.to_numpy()]))).sum("level")
+    # A dropped share pays the fee of the furthest stage it had entered (lease breaks once signed/live).
+    fee = lcoord(np.hstack([st.fee_usd.to_numpy(), frame.fee_live_usd.to_numpy()[:, None]]))
+    fees = (dropped * fee).sum("level")
+    live_share = share.sel(level=LIVE)
+    keep = share.sum("level")
     # Carrying cost of the retained share not yet live (site, insurance, options): a pause prolongs it.
-    live_share = completed.sel(stage=last)
     hold = col("hold_usd_per_quarter") * (keep - live_share)
-    spend = (step * st.spend_usd).sum("stage")
 
     # -- GPU fleet by generation, region and node --------------------------------------------------
     gens = p.generations

@@ -175,17 +175,23 @@ def plan_dataset(problem: PlanProblem, outcome: SolveOutcome) -> xr.Dataset:
                              coords={"project": frame.index.to_list(), "region": problem.regions},
                              dims=("project", "region"))
     power = xr.DataArray(frame.power_mw.to_numpy(), coords={"project": frame.index.to_list()}, dims="project")
-    live_share = sol("completed").isel(stage=-1, drop=True)
+    d = outcome.decisions
+    node_coords = {"node": nodes.node.to_numpy()}
+    keep = xr.DataArray(d.keep, coords={"project": frame.index.to_list(), **node_coords}, dims=("project", "node"))
+    completed = xr.DataArray(d.completed, coords={"project": frame.index.to_list(),
+                                                  "stage": problem.pipeline.stages.stage.to_numpy(), **node_coords},
+                             dims=("project", "stage", "node"))
+    live_share = completed.isel(stage=-1, drop=True)
     ds = xr.Dataset({
         "live_mw": (live_share * power * region_of).sum("project"),
-        "kept_mw": (sol("keep") * power * region_of).sum("project"),
+        "kept_mw": (keep * power * region_of).sum("project"),
         "fleet_kgpu": sol("fleet_kgpu"),
         "buy_kgpu": sol("buy_kgpu"),
         "own_kh100e": sol("own_kh100e"),
         "third_party_kh100e": sol("third_party_kh100e"),
         "unserved_kh100e": sol("unserved_kh100e"),
-        "keep": sol("keep"),
-        "completed": sol("completed"),
+        "keep": keep,
+        "completed": completed,
         "cash_flow_usd": outcome.model.cash_flow.solution * 1e6,
     })
     return ds.assign_coords(quarter=("node", np.array(problem.quarters)[nodes.quarter.to_numpy()]),

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import highspy
 import numpy as np
 
 from pacer.errors import SolverError
@@ -25,11 +26,22 @@ logging.getLogger("linopy").setLevel(logging.WARNING)
 @dataclass
 class Decisions:
     """Decisions on the problem's tree: retained share (project, node), completed share per stage
-    (project, stage, node) and GPUs bought (generation, region, node)."""
+    (project, stage, node), GPUs bought (generation, region, node) and the share dropped from each
+    level (project, level, node; levels are the stages then live), ``None`` where the least advanced
+    shares go first."""
 
     keep: np.ndarray
     completed: np.ndarray
     buy_kgpu: np.ndarray
+    dropped: np.ndarray | None = None
+
+    @classmethod
+    def from_levels(cls, share: np.ndarray, buy_kgpu: np.ndarray, dropped: np.ndarray | None) -> Decisions:
+        """From the share at each level (project, level, node)."""
+        share = np.clip(share, 0, None)
+        above = np.cumsum(share[:, ::-1], axis=1)[:, ::-1]  # share at this level or beyond
+        return cls(keep=np.clip(above[:, 0], 0, 1), completed=np.clip(above[:, 1:], 0, 1),
+                   buy_kgpu=np.maximum(buy_kgpu, 0), dropped=None if dropped is None else np.clip(dropped, 0, None))
 
 
 @dataclass
@@ -76,23 +88,37 @@ def _explain_infeasible(problem: PlanProblem) -> str:
     return "the model has no feasible plan (check provider.fleet against live projects)"
 
 
+#: Above this many constraints an LP is solved by interior point without crossover (HiGHS IPX): on the
+#: planner's tree LPs it is several times faster than dual simplex (docs/formulation.md, "Solving").
+IPM_FROM_ROWS = 20_000
+
+
 def solve_problem(
     problem: PlanProblem,
     *,
     solver: str = "highs",
     time_limit_s: float = 60.0,
     mip_gap: float = 0.01,
+    method: str = "auto",
 ) -> SolveOutcome:
-    """Build and solve; returns status, objective, bound, gap, timings and the decisions."""
+    """Build and solve; returns status, objective, bound, gap, timings and the decisions.
+
+    ``method`` (HiGHS only): ``simplex``, ``ipm`` (interior point, no crossover) or ``auto`` (interior
+    point from :data:`IPM_FROM_ROWS` constraints). The bound is the solver's dual objective, so the gap
+    is certified; a solve stopped before any feasible plan raises :class:`SolverError`.
+    """
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pm = build_model(problem)
     built = time.perf_counter() - start
     m = pm.model
-    options: dict[str, Any] = {"time_limit": time_limit_s, "progress": False}
+    options: dict[str, Any] = {"time_limit": max(time_limit_s, 1e-3), "progress": False}
+    is_mip = bool(len(m.integers) or len(m.binaries))
     if solver == "highs":
         options |= {"mip_rel_gap": mip_gap, "output_flag": False, "io_api": "direct"}
+        if not is_mip and (method == "ipm" or (method == "auto" and m.constraints.ncons >= IPM_FROM_ROWS)):
+            options |= {"solver": "ipx", "run_crossover": "off"}
     start = time.perf_counter()
     try:
         with warnings.catch_warnings(), quiet_stdout():
@@ -107,22 +133,60 @@ def solve_problem(
     if condition == "unbounded":
         raise SolverError("plan unbounded: check that prices are finite and demand is bounded")
     value = m.objective.value
-    if value is None or math.isnan(value):
-        raise SolverError(f"planning: solver stopped ({condition}) before finding any plan; "
-                          f"raise planning.time_limit_s (now {time_limit_s:g})")
+    if value is None or math.isnan(value) or condition != "optimal" and not is_mip:
+        # An LP stopped early has no feasible plan to offer (dual simplex and interior point are
+        # primal infeasible until they finish).
+        raise SolverError(f"planning: solver stopped ({condition}) after {solved:.0f} s before proving any plan; "
+                          f"raise --time-limit (now {time_limit_s:g} s) or use --engine decomposed")
     objective = float(value) * MUSD
-    bound, gap = objective, 0.0
-    if len(m.integers) or len(m.binaries):  # a MIP (a user's extension): read its bound
-        info = getattr(m, "solver_model", None)
-        info = info.getInfo() if info is not None and hasattr(info, "getInfo") else None
-        if info is not None and math.isfinite(info.mip_dual_bound):
-            bound = float(info.mip_dual_bound) * MUSD
-            gap = abs(bound - objective) / max(abs(objective), 1e-9)
+    bound, gap = _certified_bound(m, objective, is_mip)
     status_text = "optimal" if condition == "optimal" else ("time_limit" if "time" in condition else condition)
-    if status_text != "optimal" and bound == objective:
-        bound, gap = math.nan, math.nan  # an interrupted LP proves no bound: the gap is unknown
     sol = lambda name: m.variables[name].solution.to_numpy()  # noqa: E731
-    decisions = Decisions(keep=np.clip(sol("keep"), 0, 1), completed=np.clip(sol("completed"), 0, 1),
-                          buy_kgpu=np.maximum(sol("buy_kgpu"), 0))
+    decisions = Decisions.from_levels(sol("share"), sol("buy_kgpu"), sol("dropped"))
     return SolveOutcome(status=status_text, objective_usd=objective, bound_usd=bound, mip_gap=gap,
                         build_seconds=built, solve_seconds=solved, decisions=decisions, model=pm)
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """|bound - objective| relative to the objective (NaN when either is unknown)."""
+    if not (math.isfinite(objective) and math.isfinite(bound)):
+        return math.nan
+    return abs(bound - objective) / max(abs(objective), 1.0)
+
+
+def _lp_dual_objective(h: Any) -> float:
+    """The dual objective of HiGHS's LP at its dual solution: each row and column dual times the bound
+    it prices (lower where the dual is positive in the minimising sense, else upper). Duals on infinite
+    bounds must vanish (within tolerance) for the value to bound the optimum; otherwise NaN."""
+    lp, sol = h.getLp(), h.getSolution()
+    if not sol.dual_valid:
+        return math.nan
+    sense = -1.0 if h.getObjectiveSense()[1] == highspy.ObjSense.kMaximize else 1.0
+    total = lp.offset_
+    for dual, lower, upper in ((sol.row_dual, lp.row_lower_, lp.row_upper_),
+                               (sol.col_dual, lp.col_lower_, lp.col_upper_)):
+        y = sense * np.asarray(dual)
+        bound = np.where(y > 0, np.asarray(lower), np.asarray(upper))
+        finite = np.isfinite(bound)
+        if np.abs(y[~finite]).max(initial=0.0) > 1e-6:
+            return math.nan
+        total += sense * float(np.dot(y[finite], bound[finite]))
+    return total
+
+
+def _certified_bound(m: Any, objective_usd: float, is_mip: bool) -> tuple[float, float]:
+    """The solver's proven bound on the maximum (USD) and the relative gap to ``objective_usd``: the MIP
+    dual bound, or an LP's dual objective value; the objective itself where the solver tells nothing."""
+    h = getattr(m, "solver_model", None)
+    if h is None or not hasattr(h, "getInfo"):
+        return objective_usd, 0.0
+    if is_mip:
+        dual = h.getInfo().mip_dual_bound
+    else:
+        dual = _lp_dual_objective(h)
+    if not math.isfinite(dual):
+        return math.nan, math.nan
+    bound = float(dual) * MUSD
+    # The model maximises; a bound below the objective is the solver's tolerance, not a better plan.
+    bound = max(bound, objective_usd)
+    return bound, relative_gap(objective_usd, bound)
