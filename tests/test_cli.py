@@ -129,7 +129,11 @@ def test_plan_json_on_small_scenario(pacer_cli, tmp_path):
     run = pacer_cli("plan", str(path), "--json", "--paths", "30", "--perfect-foresight-paths", "1")
     assert run.code == 0, run.err
     data = run.json()
-    assert data["status"] == "optimal" and data["mip_gap"] == 0
+    assert data["status"] == "optimal" and data["gap"] <= 1e-7
+    for key in ("objective_usd", "bound_usd", "gap", "engine", "workers", "projects", "nodes", "build_seconds",
+                "solve_seconds"):
+        assert key in data, key
+    assert data["bound_usd"] >= data["objective_usd"] and data["engine"] == "extensive" and data["workers"] == 1
     assert set(data["evaluation"]) >= {"stochastic", "deterministic", "build_all", "perfect_foresight"}
     table = pacer_cli("plan", str(path), "--no-evaluate")
     assert table.code == 0 and "pacing plan" in table.out
@@ -152,6 +156,34 @@ def test_plan_bad_input_exit_2(pacer_cli, tmp_path):
     no_provider.write_text(yaml.safe_dump(raw))
     run = pacer_cli("plan", str(no_provider))
     assert run.code == 2 and run.err.startswith("error: provider:")
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (("--workers", "0"), "workers: must be a whole number >= 1, got 0"),
+    (("--workers", "-2"), "workers: must be a whole number >= 1, got -2"),
+    (("--engine", "cluster"), "engine: must be one of auto, extensive, decomposed, got 'cluster'"),
+    (("--engine", "decomposed"), "engine: is not available in this release"),
+    (("--accept-gap", "1.5"), "accept_gap: must be in [0, 1), got 1.5"),
+    (("--accept-gap", "-0.1"), "accept_gap: must be in [0, 1), got -0.1"),
+])
+def test_plan_flags_are_checked(pacer_cli, flags, message):
+    run = pacer_cli("plan", SEED, "--json", *flags)
+    assert run.code == 2 and message in run.err and len(run.err.strip().splitlines()) == 1 and run.out == ""
+
+
+def test_unproven_plan_exits_3_with_one_line(pacer_cli, tmp_path):
+    """A solve stopped before proving a plan is never shown as a plan."""
+    import yaml
+
+    from tests.plan.conftest import mini
+
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(mini()))
+    run = pacer_cli("plan", str(path), "--json", "--time-limit", "0.0001", "--no-evaluate")
+    assert run.code == 3 and run.out == ""
+    line = run.err.strip()
+    assert len(line.splitlines()) == 1 and "plan not proven" in line and "--time-limit" in line
+    assert pacer_cli("runs", "list", "--json").out.strip() in ("[]", "")  # nothing stored
 
 
 def test_plan_json_stdout_is_clean_in_a_real_process(tmp_path):

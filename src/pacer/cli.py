@@ -257,19 +257,26 @@ def plan_cmd(
     solver: Annotated[str | None, typer.Option(help="linopy solver name (highs, gurobi, cplex, ...).")] = None,
     time_limit: Annotated[float | None, typer.Option(help="Solver time limit per solve (s).")] = None,
     cvar_weight: Annotated[float | None, typer.Option(help="Weight of CVaR in the objective.")] = None,
+    engine: Annotated[str, typer.Option(help="auto (chosen by size, said in the output) or extensive.")] = "auto",
+    workers: Annotated[int, typer.Option(help="Processes for independent solves (evaluation).")] = 1,
+    accept_gap: Annotated[float | None, typer.Option(
+        help="Take a plan whose certified gap is above planning.mip_gap but at most this (0.05 = 5%).")] = None,
     as_json: JsonFlag = False,
     save: SaveFlag = True,
     store: StoreOption = None,
 ) -> None:
-    """Plan and pace the provider's datacenter pipeline under demand uncertainty."""
+    """Plan and pace the provider's datacenter pipeline under demand uncertainty.
+
+    Exits 3 with one line when no plan is proven within planning.mip_gap (see --accept-gap)."""
     import time
 
-    from pacer.plan import plan
+    from pacer.plan import check_plan_options, plan
     from pacer.scenario import load_scenario
 
     for name, value in (("leaves", leaves), ("paths", paths), ("time_limit", time_limit)):
         if value is not None and value <= 0:
             raise PacerError(f"{name}: must be > 0, got {value!r}")
+    check_plan_options(engine, workers, accept_gap)
     loaded = load_scenario(scenario)
     if loaded.provider is None:
         raise PacerError("provider: the scenario needs a provider section to plan, got None")
@@ -278,13 +285,14 @@ def plan_cmd(
         task = progress.add_task("planning", total=None)
         result = plan(loaded, leaves=leaves, evaluate_out_of_sample=evaluate, evaluation_paths=paths,
                       perfect_foresight_paths=perfect_foresight_paths, solver=solver, time_limit_s=time_limit,
-                      cvar_weight=cvar_weight, on_step=lambda text: progress.update(task, description=text))
+                      cvar_weight=cvar_weight, engine=engine, workers=workers, accept_gap=accept_gap,
+                      on_step=lambda text: progress.update(task, description=text))
     seconds = time.perf_counter() - started
     _show_plan(result, as_json)
     if save:  # after the output: a store problem never costs the user the result
         parameters = {"leaves": leaves, "evaluate": evaluate, "paths": paths, "solver": solver,
                       "perfect_foresight_paths": perfect_foresight_paths, "time_limit": time_limit,
-                      "cvar_weight": cvar_weight}
+                      "cvar_weight": cvar_weight, "engine": engine, "workers": workers, "accept_gap": accept_gap}
         _save_run(result, scenario, parameters, seconds, store)
 
 

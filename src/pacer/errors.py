@@ -11,7 +11,8 @@ import difflib
 import reprlib
 from collections.abc import Iterable
 
-__all__ = ["CatalogError", "InputError", "PacerError", "SolverError", "did_you_mean", "short_repr"]
+__all__ = ["CatalogError", "InputError", "PacerError", "SolverError", "UnprovenPlanError", "did_you_mean",
+           "short_repr"]
 
 _SHORT = reprlib.Repr()
 _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlevel = 60, 60, 3
@@ -47,6 +48,13 @@ class CatalogError(PacerError):
 
 class SolverError(PacerError):
     """An optimisation could not produce a usable answer."""
+
+
+class UnprovenPlanError(SolverError):
+    """No plan was proven within the gap asked for (the solver stopped first). The CLI exits 3: the
+    input was fine, the answer is not there yet."""
+
+    exit_code = 3
 
 
 def did_you_mean(value: str, choices: Iterable[str], n: int = 3) -> str:

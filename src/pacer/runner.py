@@ -100,10 +100,12 @@ def get_executor(name: str = "auto", *, workers: int | None = None, address: str
     return RayExecutor(address)
 
 
-def run_map(executor: Executor | str, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
-    """Map with a named executor (created and closed here) or a given one (left open)."""
+def run_map(executor: Executor | str, fn: Callable[[Any], Any], items: Iterable[Any],
+            workers: int | None = None) -> list[Any]:
+    """Map with a named executor (created and closed here, with ``workers`` processes) or a given one
+    (left open)."""
     if isinstance(executor, str):
-        ex = get_executor(executor)
+        ex = get_executor(executor, workers=workers)
         try:
             return ex.map(fn, items)
         finally:

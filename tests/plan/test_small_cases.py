@@ -10,8 +10,9 @@ import pytest
 from pacer.catalog import get_accelerator, load_facilities
 from pacer.demand import forecast
 from pacer.demand.scenarios import leaf_paths
-from pacer.errors import PacerError
+from pacer.errors import PacerError, UnprovenPlanError
 from pacer.plan import build_problem, plan, solve_problem
+from pacer.plan.solve import check_proven
 from pacer.plan.evaluate import mean_chain_nodes_and_demand, simulate, tree_policy
 from pacer.plan.problem import HOURS_PER_QUARTER, PlanProblem
 from pacer.scenario import parse_scenario
@@ -38,7 +39,7 @@ def in_sample_npv(problem: PlanProblem, decisions) -> float:
 def test_simulator_reproduces_the_objective():
     problem = _problem(mini())
     outcome = solve_problem(problem)
-    assert outcome.status == "optimal" and outcome.mip_gap == 0
+    assert outcome.status == "optimal" and outcome.mip_gap <= 1e-7
     assert in_sample_npv(problem, outcome.decisions) == pytest.approx(outcome.objective_usd, rel=1e-7)
 
 
@@ -141,16 +142,34 @@ def test_bad_pipeline_input(path, value, message):
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
-def test_time_out_is_marked_or_explained():
-    raw = mini()
-    try:
-        result = plan(parse_scenario(raw), evaluate_out_of_sample=False, time_limit_s=1e-4)
-    except PacerError as exc:
-        assert "planning.time_limit_s" in str(exc)
-    else:
-        data = result.to_dict()
-        if data["status"] != "optimal":
-            assert data["warning"] and "gap" in data["warning"]
+def test_time_out_is_never_a_plan():
+    with pytest.raises(UnprovenPlanError, match=r"plan not proven: status time_limit.*raise --time-limit") as exc:
+        plan(parse_scenario(mini()), evaluate_out_of_sample=False, time_limit_s=1e-4)
+    assert exc.value.exit_code == 3
+
+
+def test_gap_must_be_proven_or_accepted():
+    """A plan whose certified gap exceeds planning.mip_gap is refused, unless the user accepts that gap."""
+    outcome = solve_problem(_problem(mini()))
+    assert check_proven(outcome, 0.01) == "optimal"
+    outcome.status, outcome.mip_gap = "time_limit", 0.03
+    with pytest.raises(UnprovenPlanError, match=r"best gap 3.00% \(asked 1.00%\).*--accept-gap"):
+        check_proven(outcome, 0.01)
+    assert check_proven(outcome, 0.01, accept_gap=0.05) == "accepted_gap"
+    with pytest.raises(UnprovenPlanError):
+        check_proven(outcome, 0.01, accept_gap=0.02)
+    outcome.mip_gap = float("nan")  # unknown gap: never accepted
+    with pytest.raises(UnprovenPlanError, match="best gap unknown"):
+        check_proven(outcome, 0.01, accept_gap=0.5)
+
+
+def test_bound_is_the_dual_objective():
+    """The certified bound comes from the duals: it is at least the objective and within tolerance of it."""
+    outcome = solve_problem(_problem(mini()), method="ipm")
+    assert outcome.bound_usd >= outcome.objective_usd
+    assert outcome.mip_gap <= 1e-7
+    simplex = solve_problem(_problem(mini()), method="simplex")
+    assert simplex.objective_usd == pytest.approx(outcome.objective_usd, rel=1e-6)
 
 
 def test_infeasible_fleet_is_explained_in_user_terms():

@@ -92,6 +92,43 @@ class PipelineTable:
         stages["completed_now"] = (("project", "stage"), done)
         return PipelineTable(frame=frame, stages=stages)
 
+    def alike_groups(self) -> np.ndarray:
+        """Group index of each project: projects alike per MW (region, ownership, stage durations, spend,
+        fees, rent, opex, carrying cost per MW and the shares completed today) share a group.
+
+        Every decision of the planner is a share of a project and every cost and capacity is proportional
+        to its MW, so a group planned as one project of their summed MW, with each member taking the
+        group's shares, is exactly as good as any plan of the members apart (the planner's LP is the
+        same after scaling): a reduction presolve cannot see."""
+        mw = self.frame.power_mw.to_numpy()
+        per_mw = lambda a: np.round(np.asarray(a, dtype=float) / mw.reshape(-1, *[1] * (a.ndim - 1)), 6)  # noqa: E731
+        st = self.stages
+        parts = [self.frame[["region", "ownership"]].astype(str).to_numpy(),
+                 per_mw(self.frame[list(_MW_COLUMNS[1:])].to_numpy()),
+                 per_mw(st.spend_usd.to_numpy()), per_mw(st.fee_usd.to_numpy()),
+                 np.round(st.duration_quarters.to_numpy(), 9), np.round(st.completed_now.to_numpy(), 9)]
+        keys = pd.DataFrame(np.hstack([np.asarray(a, dtype=object) for a in parts]))
+        return keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup().to_numpy()
+
+    def aggregate(self, groups: np.ndarray) -> PipelineTable:
+        """One project per group (see :meth:`alike_groups`): MW and MW-proportional money summed, the rest
+        taken from the group's first member, whose id (with ``+N`` for the others) names it."""
+        first = pd.Series(np.arange(len(groups))).groupby(groups).first().to_numpy()
+        size = np.bincount(groups)
+        frame = self.frame.iloc[first].copy()
+        for column in _MW_COLUMNS:
+            frame[column] = np.bincount(groups, weights=self.frame[column].to_numpy())
+        frame.index = [pid if n == 1 else f"{pid}+{n - 1}" for pid, n in zip(frame.index, size, strict=True)]
+        frame.index.name = self.frame.index.name
+        stages = self.stages.isel(project=first).copy()
+        stages = stages.assign_coords(project=frame.index.to_list())
+        for name in ("spend_usd", "fee_usd", "fee_step_usd"):
+            values = self.stages[name].to_numpy()
+            stages[name] = (("project", "stage"), np.stack([np.bincount(groups, weights=values[:, k])
+                                                            for k in range(values.shape[1])], axis=1))
+        stages["fee_step_live_usd"] = ("project", np.bincount(groups, weights=self.stages.fee_step_live_usd.to_numpy()))
+        return PipelineTable(frame=frame, stages=stages)
+
     def concat(self, other: PipelineTable) -> PipelineTable:
         """Both pipelines as one (project ids must differ)."""
         return PipelineTable(frame=pd.concat([self.frame, other.frame]),

@@ -10,10 +10,27 @@ from pacer.errors import InputError
 from pacer.plan.evaluate import evaluate
 from pacer.plan.problem import PlanProblem, build_problem
 from pacer.plan.result import PlanResult, decision_table, plan_dataset
-from pacer.plan.solve import SolveOutcome, solve_problem
+from pacer.plan.solve import SolveOutcome, check_proven, solve_problem
+from pacer.runner import Executor
 from pacer.scenario import Scenario, load_scenario
 
-__all__ = ["PlanProblem", "PlanResult", "SolveOutcome", "build_problem", "plan", "solve_problem"]
+__all__ = ["ENGINES", "PlanProblem", "PlanResult", "SolveOutcome", "build_problem", "plan", "solve_problem"]
+
+#: How a plan is solved: one LP over the whole tree, by scenario decomposition, or chosen by size.
+ENGINES = ("auto", "extensive", "decomposed")
+
+
+def check_plan_options(engine: str, workers: int, accept_gap: float | None) -> None:
+    """One-line errors for the planning options (the CLI's flags and the API's arguments)."""
+    if engine not in ENGINES:
+        raise InputError("engine", engine, f"must be one of {', '.join(ENGINES)}")
+    if engine == "decomposed":
+        raise InputError("engine", engine, "is not available in this release (scenario decomposition on mpi-sppy "
+                         "is planned); use --engine extensive")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InputError("workers", workers, "must be a whole number >= 1")
+    if accept_gap is not None and not 0 <= accept_gap < 1:
+        raise InputError("accept_gap", accept_gap, "must be in [0, 1)")
 
 
 def plan(
@@ -26,6 +43,10 @@ def plan(
     solver: str | None = None,
     time_limit_s: float | None = None,
     cvar_weight: float | None = None,
+    engine: str = "auto",
+    workers: int = 1,
+    accept_gap: float | None = None,
+    executor: str | Executor | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> PlanResult:
     """Plan the provider's pipeline against the scenario's demand tree, and judge it out of sample.
@@ -38,6 +59,15 @@ def plan(
         Score the plan and the simple policies on fresh demand paths (``provider.evaluation``).
     solver, time_limit_s, cvar_weight
         Override ``provider.planning`` / ``provider.cvar``.
+    engine
+        ``extensive`` (one LP over the whole tree) or ``auto`` (chosen by size; today always extensive).
+    workers, executor
+        Where the evaluation's independent solves run (:mod:`pacer.runner`): by default in this process
+        for one worker, else a pool of ``workers`` processes; ``executor="ray"`` uses Ray. Results do not
+        depend on it.
+    accept_gap
+        Take a plan whose certified gap exceeds ``planning.mip_gap`` but not this (its status then
+        reads ``accepted_gap``); without it such a plan raises :class:`UnprovenPlanError` (exit 3).
 
     Returns
     -------
@@ -45,6 +75,7 @@ def plan(
         Status, objective, bound, gap and timings; decisions per project and node; expected
         trajectories (``.dataset``); ``.evaluation`` per policy.
     """
+    check_plan_options(engine, workers, accept_gap)
     s = load_scenario(scenario) if isinstance(scenario, str | Path) else scenario
     if s.provider is None:
         raise InputError("provider", None, "the scenario needs a provider section to plan")
@@ -58,9 +89,12 @@ def plan(
         if cvar_weight < 0:
             raise InputError("cvar_weight", cvar_weight, "must be >= 0")
         problem = problem.with_cvar_weight(cvar_weight)
-    step("solving the stochastic plan")
+    step(f"solving the stochastic plan: one LP over {len(problem.nodes)} nodes x "
+         f"{len(problem.pipeline.frame)} projects (engine extensive{', chosen by size' if engine == 'auto' else ''})")
     outcome = solve_problem(problem, solver=solver or cfg.solver, time_limit_s=time_limit_s or cfg.time_limit_s,
                             mip_gap=cfg.mip_gap)
+    outcome.status = check_proven(outcome, cfg.mip_gap, accept_gap)
+    outcome.engine, outcome.workers = "extensive", workers
     evaluation = {}
     if evaluate_out_of_sample:
         ev = s.provider.evaluation
@@ -71,7 +105,8 @@ def plan(
                               perfect_foresight_paths=(ev.perfect_foresight_paths if perfect_foresight_paths is None
                                                        else perfect_foresight_paths),
                               solver=solver or cfg.solver, time_limit_s=time_limit_s or cfg.time_limit_s,
-                              mip_gap=cfg.mip_gap, on_step=step)
+                              mip_gap=cfg.mip_gap, on_step=step,
+                              executor=executor or ("local" if workers == 1 else "processes"), workers=workers)
     table = decision_table(problem, outcome)
     return PlanResult(scenario=s, problem=problem, outcome=outcome, decisions=table,
                       dataset=plan_dataset(problem, outcome), evaluation=evaluation)

@@ -22,6 +22,7 @@ from pacer.finance import cvar, npv
 from pacer.pipeline import least_advanced_drops
 from pacer.plan.problem import HOURS_PER_QUARTER, PlanProblem, chain_nodes, fleet_and_book
 from pacer.plan.solve import Decisions, solve_problem
+from pacer.runner import Executor, run_map
 
 
 @dataclass
@@ -215,10 +216,23 @@ def rule_policy(problem: PlanProblem, n_q: int, *, build: bool) -> Decisions:
     return Decisions(keep=keep, completed=completed, buy_kgpu=buy)
 
 
+def _stderr(values: np.ndarray) -> float:
+    """Standard error of the mean of ``values`` (0 for fewer than two)."""
+    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
+def _perfect_foresight(item: tuple[PlanProblem, str, float, float]) -> tuple[float, float]:
+    """Dual bound and objective (USD) of one path's problem solved knowing its future."""
+    problem, solver, time_limit_s, gap = item
+    outcome = solve_problem(problem, solver=solver, time_limit_s=time_limit_s, mip_gap=gap)
+    return outcome.bound_usd, outcome.objective_usd
+
+
 def summarise(sim: dict[str, np.ndarray], alpha: float) -> dict[str, float]:
     npv = sim["npv_usd"]
     return {
         "mean_npv_usd": float(npv.mean()),
+        "mean_npv_stderr_usd": _stderr(npv),
         "cvar_npv_usd": cvar(npv, alpha),
         "p10_npv_usd": float(np.quantile(npv, 0.1)),
         "utilisation": float(sim["utilisation"].mean()),
@@ -253,8 +267,12 @@ def evaluate(
     time_limit_s: float = 60.0,
     mip_gap: float = 0.01,
     on_step: Callable[[str], None] | None = None,
+    executor: str | Executor = "local",
+    workers: int | None = None,
 ) -> dict[str, Any]:
-    """Score the policies on fresh demand paths (path, quarter, region, workload) in kH100e."""
+    """Score the policies on fresh demand paths (path, quarter, region, workload) in kH100e. The
+    independent solves (perfect foresight, re-planning) run on ``executor`` (:mod:`pacer.runner`: a name
+    or an executor object); results do not depend on it."""
     step = on_step or (lambda _: None)
     n_paths, n_q = paths_kh100e.shape[:2]
     alpha = problem.cvar_alpha
@@ -276,13 +294,11 @@ def evaluate(
 
     k = min(perfect_foresight_paths, n_paths)
     if k:
-        bounds, primal = [], []
-        for i in range(k):
-            step(f"perfect foresight {i + 1}/{k}")
-            pf = solve_problem(problem.with_demand(chain_nodes(n_q), paths_kh100e[i]).with_cvar_weight(0.0),
-                               solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap / 4)
-            bounds.append(pf.bound_usd)
-            primal.append(pf.objective_usd)
+        step(f"perfect foresight on {k} paths")
+        items = [(problem.with_demand(chain_nodes(n_q), paths_kh100e[i]).with_cvar_weight(0.0), solver,
+                  time_limit_s, mip_gap / 4) for i in range(k)]
+        solved = run_map(executor, _perfect_foresight, items, workers)
+        bounds, primal = [b for b, _ in solved], [o for _, o in solved]
         bound = np.array(bounds)
         results["perfect_foresight"] = {
             "mean_npv_usd": float(bound.mean()), "cvar_npv_usd": cvar(bound, alpha),
@@ -292,7 +308,11 @@ def evaluate(
         subset = {name: float(sim["npv_usd"][:k].mean()) for name, sim in sims.items()}
         results["same_paths_mean_npv_usd"] = subset | {"perfect_foresight": float(bound.mean())}
         results["expected_value_of_perfect_information_usd"] = float(bound.mean() - subset["stochastic"])
+        results["expected_value_of_perfect_information_stderr_usd"] = _stderr(bound - sims["stochastic"]["npv_usd"][:k])
     results["value_of_stochastic_solution_usd"] = (results["stochastic"]["mean_npv_usd"]
                                                    - results["deterministic"]["mean_npv_usd"])
+    # Paired on the same paths: the standard error of the difference, not of each mean.
+    results["value_of_stochastic_solution_stderr_usd"] = _stderr(sims["stochastic"]["npv_usd"]
+                                                                 - sims["deterministic"]["npv_usd"])
     results["paths"] = n_paths
     return results

@@ -133,14 +133,17 @@ class PlanResult(Result):
             "cvar_weight": self.problem.cvar_weight,
             "in_sample": self.in_sample,
             "bound_usd": o.bound_usd,
+            "gap": o.mip_gap,
             "mip_gap": o.mip_gap,
+            "engine": o.engine,
+            "workers": o.workers,
             "build_seconds": o.build_seconds,
             "solve_seconds": o.solve_seconds,
             "nodes": len(self.problem.nodes),
             "projects": len(self.problem.pipeline.frame),
             "warning": None if o.status == "optimal" else
-            f"solver stopped at {o.status}: best plan found, gap "
-            + ("unknown" if o.mip_gap != o.mip_gap else f"{o.mip_gap:.2%}"),
+            f"plan not proven optimal ({o.status}): gap "
+            + ("unknown" if o.mip_gap != o.mip_gap else f"{o.mip_gap:.2%}") + ", taken with --accept-gap",
             "decisions": self.decisions.to_dict("records"),
             "projects_table": table.to_dict("records"),
             "evaluation": ev,
@@ -156,6 +159,7 @@ class PlanResult(Result):
             ("gap", "unknown" if o.mip_gap != o.mip_gap else f"{o.mip_gap:.2%}"),
             ("build / solve (s)", f"{o.build_seconds:.1f} / {o.solve_seconds:.1f}"),
             ("tree nodes x projects", f"{len(self.problem.nodes)} x {len(self.problem.pipeline.frame)}"),
+            ("engine", f"{o.engine} (workers {o.workers})"),
         ]
         for policy in POLICIES:
             if policy in self.evaluation:

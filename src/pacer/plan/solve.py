@@ -10,13 +10,13 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import highspy
 import numpy as np
 
-from pacer.errors import SolverError
+from pacer.errors import SolverError, UnprovenPlanError
 from pacer.plan.model import MUSD, PlanModel, build_model
 from pacer.plan.problem import PlanProblem
 
@@ -54,6 +54,8 @@ class SolveOutcome:
     solve_seconds: float
     decisions: Decisions
     model: PlanModel
+    engine: str = "extensive"
+    workers: int = 1
 
 
 @contextlib.contextmanager
@@ -108,9 +110,12 @@ def solve_problem(
     is certified; a solve stopped before any feasible plan raises :class:`SolverError`.
     """
     start = time.perf_counter()
+    groups = problem.pipeline.alike_groups()
+    alike = int(groups.max()) + 1 < len(groups)
+    solved_problem = replace(problem, pipeline=problem.pipeline.aggregate(groups)) if alike else problem
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pm = build_model(problem)
+        pm = build_model(solved_problem)
     built = time.perf_counter() - start
     m = pm.model
     options: dict[str, Any] = {"time_limit": max(time_limit_s, 1e-3), "progress": False}
@@ -133,18 +138,40 @@ def solve_problem(
     if condition == "unbounded":
         raise SolverError("plan unbounded: check that prices are finite and demand is bounded")
     value = m.objective.value
-    if value is None or math.isnan(value) or condition != "optimal" and not is_mip:
+    if value is None or math.isnan(value) or (condition != "optimal" and not is_mip):
         # An LP stopped early has no feasible plan to offer (dual simplex and interior point are
         # primal infeasible until they finish).
-        raise SolverError(f"planning: solver stopped ({condition}) after {solved:.0f} s before proving any plan; "
-                          f"raise --time-limit (now {time_limit_s:g} s) or use --engine decomposed")
+        raise UnprovenPlanError(f"plan not proven: status {_status_name(condition)}, no feasible plan, gap unknown, "
+                                f"{solved:.0f} s used; raise --time-limit (now {time_limit_s:g} s) or plan fewer "
+                                "leaves (--leaves)")
     objective = float(value) * MUSD
     bound, gap = _certified_bound(m, objective, is_mip)
-    status_text = "optimal" if condition == "optimal" else ("time_limit" if "time" in condition else condition)
+    status_text = _status_name(condition)
     sol = lambda name: m.variables[name].solution.to_numpy()  # noqa: E731
     decisions = Decisions.from_levels(sol("share"), sol("buy_kgpu"), sol("dropped"))
+    if alike:  # every member of a group of alike projects takes its group's shares
+        decisions = replace(decisions, keep=decisions.keep[groups], completed=decisions.completed[groups],
+                            dropped=None if decisions.dropped is None else decisions.dropped[groups])
     return SolveOutcome(status=status_text, objective_usd=objective, bound_usd=bound, mip_gap=gap,
                         build_seconds=built, solve_seconds=solved, decisions=decisions, model=pm)
+
+
+def _status_name(condition: str) -> str:
+    return "optimal" if condition == "optimal" else ("time_limit" if "time" in condition else condition)
+
+
+def check_proven(outcome: SolveOutcome, mip_gap: float, accept_gap: float | None = None) -> str:
+    """The plan's status if its certified gap is within ``mip_gap`` ("optimal") or within the gap a user
+    accepted knowingly ("accepted_gap"); otherwise :class:`UnprovenPlanError` (one line, exit 3)."""
+    gap = outcome.mip_gap
+    if outcome.status == "optimal" and gap <= mip_gap + 1e-12:
+        return "optimal"
+    if accept_gap is not None and gap == gap and gap <= accept_gap:
+        return "accepted_gap"
+    shown = "unknown" if gap != gap else f"{gap:.2%}"
+    raise UnprovenPlanError(
+        f"plan not proven: status {outcome.status}, best gap {shown} (asked {mip_gap:.2%}), "
+        f"{outcome.solve_seconds:.0f} s used; raise --time-limit, or take this gap knowingly with --accept-gap")
 
 
 def relative_gap(objective: float, bound: float) -> float:
@@ -180,10 +207,7 @@ def _certified_bound(m: Any, objective_usd: float, is_mip: bool) -> tuple[float,
     h = getattr(m, "solver_model", None)
     if h is None or not hasattr(h, "getInfo"):
         return objective_usd, 0.0
-    if is_mip:
-        dual = h.getInfo().mip_dual_bound
-    else:
-        dual = _lp_dual_objective(h)
+    dual = h.getInfo().mip_dual_bound if is_mip else _lp_dual_objective(h)
     if not math.isfinite(dual):
         return math.nan, math.nan
     bound = float(dual) * MUSD
