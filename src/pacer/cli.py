@@ -257,8 +257,10 @@ def plan_cmd(
     solver: Annotated[str | None, typer.Option(help="linopy solver name (highs, gurobi, cplex, ...).")] = None,
     time_limit: Annotated[float | None, typer.Option(help="Solver time limit per solve (s).")] = None,
     cvar_weight: Annotated[float | None, typer.Option(help="Weight of CVaR in the objective.")] = None,
-    engine: Annotated[str, typer.Option(help="auto (chosen by size, said in the output) or extensive.")] = "auto",
-    workers: Annotated[int, typer.Option(help="Processes for independent solves (evaluation).")] = 1,
+    engine: Annotated[str, typer.Option(
+        help="extensive (one LP), decomposed (mpi-sppy under MPI) or auto (by size; said in the output).")] = "auto",
+    workers: Annotated[int, typer.Option(
+        help="Processes for the evaluation's solves; MPI ranks per cylinder with --engine decomposed.")] = 1,
     accept_gap: Annotated[float | None, typer.Option(
         help="Take a plan whose certified gap is above planning.mip_gap but at most this (0.05 = 5%).")] = None,
     as_json: JsonFlag = False,

@@ -290,6 +290,10 @@ class Evaluation(_Strict):
     paths: int = Field(default=200, ge=1, le=100_000)
     perfect_foresight_paths: int = Field(default=12, ge=0, le=1000)
     seed: int = 1
+    #: Paths on which the re-planning policies run (each re-solves at every epoch: costly, so opt-in).
+    rolling_paths: int = Field(default=0, ge=0, le=10_000)
+    rolling_epoch_quarters: int = Field(default=4, ge=1, le=40)
+    rolling_leaves: int = Field(default=4, ge=2, le=64)
 
 
 class Provider(_Strict):

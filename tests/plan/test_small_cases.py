@@ -12,9 +12,9 @@ from pacer.demand import forecast
 from pacer.demand.scenarios import leaf_paths
 from pacer.errors import PacerError, UnprovenPlanError
 from pacer.plan import build_problem, plan, solve_problem
-from pacer.plan.solve import check_proven
 from pacer.plan.evaluate import mean_chain_nodes_and_demand, simulate, tree_policy
 from pacer.plan.problem import HOURS_PER_QUARTER, PlanProblem
+from pacer.plan.solve import check_proven
 from pacer.scenario import parse_scenario
 
 from .conftest import mini

@@ -294,7 +294,7 @@ def _table_demand(s: Scenario) -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 
 def forecast(scenario: Scenario | str | Path, *, paths: int | None = None, leaves: int | None = None,
-             seed: int | None = None) -> DemandForecast:
+             seed: int | None = None, balanced: bool = False) -> DemandForecast:
     """Forecast demand for ``scenario`` (a :class:`~pacer.scenario.Scenario` or a YAML path).
 
     Parameters
@@ -343,7 +343,7 @@ def forecast(scenario: Scenario | str | Path, *, paths: int | None = None, leave
         factor_acc = np.array([_h100e_factor(a) for a in accelerators])
         features = (gpus @ factor_acc).reshape(n_paths, len(quarters), -1)
         branch = [(quarter(b) - q0).n for b in u.branch_quarters]
-        tree = reduce_to_tree(features, branch, n_leaves)
+        tree = reduce_to_tree(features, branch, n_leaves, balanced=balanced)
         weights = np.ones(n_paths) / n_paths
 
     node_gpus = tree.aggregate(gpus)  # (nodes, regions, workloads, accelerators)

@@ -137,11 +137,26 @@ def _allocate(total: int, weights: FloatArray, sizes: NDArray[np.int64]) -> NDAr
     return alloc
 
 
+def balanced_branching(leaves: int, stages: int) -> list[int]:
+    """Children per node at each of ``stages`` branchings, as even as possible, whose product is
+    ``leaves`` (e.g. 8 over 3 -> [2, 2, 2], 100 over 3 -> [4, 5, 5]); fewer children early."""
+    factors: list[int] = []
+    rest = leaves
+    for left in range(stages, 0, -1):
+        target = rest ** (1 / left)
+        divisors = [d for d in range(1, rest + 1) if rest % d == 0]
+        d = min(divisors, key=lambda x: (abs(np.log(x) - np.log(target)), x))
+        factors.append(d)
+        rest //= d
+    return sorted(factors)
+
+
 def reduce_to_tree(
     paths: FloatArray,
     branch_quarters: Sequence[int],
     leaves: int,
     drivers: Sequence[str] | None = None,
+    balanced: bool = False,
 ) -> ScenarioTree:
     """Reduce sampled ``paths`` (paths x quarters x drivers) to a tree with ``leaves`` scenarios.
 
@@ -151,6 +166,9 @@ def reduce_to_tree(
         Quarter indices (0 < q < n_quarters) at which scenarios branch; uncertainty is revealed there.
     leaves
         Number of scenarios at the last quarter (at most the number of paths).
+    balanced
+        Every node of a stage gets the same number of children (:func:`balanced_branching`), as scenario
+        decomposition on mpi-sppy needs; otherwise children follow each branch's share of paths.
     """
     paths = np.asarray(paths, dtype=float)
     if paths.ndim == 2:
@@ -179,12 +197,14 @@ def reduce_to_tree(
     branch = np.zeros(n_paths, dtype=np.int64)
     n_stages = len(stages)
     membership = [branch.copy()]  # branch ids valid from each stage start
+    factors = balanced_branching(leaves, n_stages) if balanced else []
     for s, q in enumerate(stages):
         end = stages[s + 1] if s + 1 < n_stages else n_q
         target = leaves if s == n_stages - 1 else max(1, round(leaves ** ((s + 1) / n_stages)))
         ids, sizes = np.unique(branch, return_counts=True)
         target = max(target, len(ids))
-        alloc = _allocate(target, sizes.astype(float), sizes)
+        alloc = (np.minimum(factors[s], sizes) if balanced
+                 else _allocate(target, sizes.astype(float), sizes))
         new_branch = np.empty_like(branch)
         next_id = 0
         for bid, k in zip(ids, alloc, strict=True):

@@ -12,7 +12,7 @@ whose alternative costs most, the rest goes to third parties when that beats lea
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -125,6 +125,9 @@ def simulate(problem: PlanProblem, d: PathDecisions, demand_kh100e: np.ndarray) 
         "third_party_share": third.sum((1, 2, 3)) / np.maximum(demand.sum((1, 2, 3)), 1e-12),
         "live_mw_end": live_mw[..., -1].sum(1),
         "cancelled_mw": ((keep_prev - d.keep).clip(0, None) * frame.power_mw.to_numpy()[None, :, None]).sum((1, 2)),
+        # Per quarter, for tables and charts: (path, region, workload, quarter) and (path, generation, region,
+        # quarter).
+        "own_kh100e": own, "third_party_kh100e": third, "unserved_kh100e": unserved, "fleet_kgpu": fleet,
     }
 
 
@@ -269,6 +272,9 @@ def evaluate(
     on_step: Callable[[str], None] | None = None,
     executor: str | Executor = "local",
     workers: int | None = None,
+    rolling_paths: int = 0,
+    bank_kh100e: np.ndarray | None = None,
+    rolling: Any = None,
 ) -> dict[str, Any]:
     """Score the policies on fresh demand paths (path, quarter, region, workload) in kH100e. The
     independent solves (perfect foresight, re-planning) run on ``executor`` (:mod:`pacer.runner`: a name
@@ -315,4 +321,31 @@ def evaluate(
     results["value_of_stochastic_solution_stderr_usd"] = _stderr(sims["stochastic"]["npv_usd"]
                                                                  - sims["deterministic"]["npv_usd"])
     results["paths"] = n_paths
+    k = min(rolling_paths, n_paths)
+    if k and bank_kh100e is not None:
+        results |= _rolling(problem, paths_kh100e[:k], bank_kh100e, sims, rolling, executor, workers, step)
     return results
+
+
+def _rolling(problem: PlanProblem, paths_kh100e: np.ndarray, bank_kh100e: np.ndarray, sims: dict[str, Any],
+             settings: Any, executor: str | Executor, workers: int | None,
+             step: Callable[[str], None]) -> dict[str, Any]:
+    """The re-planning policies on the first paths, compared on the same paths with the others."""
+    from pacer.plan.rolling import RollingSettings, rolling_path, stack
+
+    cfg = settings or RollingSettings()
+    k = len(paths_kh100e)
+    out: dict[str, Any] = {}
+    npv: dict[str, np.ndarray] = {name: sim["npv_usd"][:k] for name, sim in sims.items()}
+    for name, leaves in (("rolling_deterministic", 1), ("rolling_stochastic", cfg.leaves)):
+        step(f"{name}: re-planning every {cfg.epoch_quarters} quarters on {k} paths")
+        items = [(problem, paths_kh100e[i], bank_kh100e, replace(cfg, leaves=leaves)) for i in range(k)]
+        decisions = stack(run_map(executor, rolling_path, items, workers))
+        sim = simulate(problem, decisions, paths_kh100e)
+        out[name] = summarise(sim, problem.cvar_alpha) | {"paths": k}
+        npv[name] = sim["npv_usd"]
+    out["rolling_same_paths_mean_npv_usd"] = {name: float(v.mean()) for name, v in npv.items()}
+    diff = npv["rolling_stochastic"] - npv["rolling_deterministic"]
+    out["rolling_value_of_stochastic_solution_usd"] = float(diff.mean())
+    out["rolling_value_of_stochastic_solution_stderr_usd"] = _stderr(diff)
+    return out

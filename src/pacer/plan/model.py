@@ -78,13 +78,13 @@ def build_model(problem: PlanProblem) -> PlanModel:
                             name="share")
     # arrive[l]: share completing the stage before level l in the node's quarter (none arrive at level 0).
     first_level = np.arange(len(levels)) == 0
-    none_at_first = np.broadcast_to(np.where(first_level, 0.0, np.inf)[None, :, None],
+    none_at_first = np.broadcast_to(np.where(first_level, 0.0, 1.0)[None, :, None],
                                     (len(projects), len(levels), len(nodes)))
     arrive = m.add_variables(lower=0, upper=xr.DataArray(none_at_first, coords=[projects, levels, node_list],
                                                          dims=["project", "level", "node"]),
                              coords=[projects, levels, node_list], dims=["project", "level", "node"],
         name="progress")
-    dropped = m.add_variables(lower=0, coords=[projects, levels, node_list], dims=["project", "level", "node"],
+    dropped = m.add_variables(lower=0, upper=1, coords=[projects, levels, node_list], dims=["project", "level", "node"],
                               name="dropped")
     share_parent, root = _parent_of(share, p)
     m.add_constraints(share - share_parent - arrive + arrive.shift(level=-1) + dropped
@@ -110,7 +110,11 @@ def build_model(problem: PlanProblem) -> PlanModel:
     zeros_r = xr.DataArray(np.zeros(len(p.regions)), coords={"region": p.regions}, dims="region")
     available = (quarter_of >= gcol("available")) + zeros_r.astype(bool)
     dims_grn = ["generation", "region", "node"]
-    buy = m.add_variables(lower=0, upper=xr.where(available, np.inf, 0.0).transpose(*dims_grn),
+    # At most what the region's whole pipeline could power (a finite bound: decomposition needs one).
+    region_mw = (col("power_mw") * region_of).sum("project")
+    pue_r = xr.DataArray(p.pue, coords={"region": p.regions}, dims="region")
+    most_kgpu = (region_mw / (gcol("it_mw_per_kgpu") * pue_r)).transpose("generation", "region")
+    buy = m.add_variables(lower=0, upper=xr.where(available, most_kgpu, 0.0).transpose(*dims_grn),
                           coords=[g_list, list(p.regions), node_list], dims=dims_grn, name="buy_kgpu")
     fleet = m.add_variables(lower=0, coords=[g_list, list(p.regions), node_list], dims=dims_grn, name="fleet_kgpu")
     book = m.add_variables(lower=0, coords=[g_list, list(p.regions), node_list], dims=dims_grn, name="book_musd")

@@ -11,7 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from pacer._result import Result, plain
-from pacer.plan.problem import PlanProblem
+from pacer.plan.problem import WORKLOADS, PlanProblem
 from pacer.plan.solve import SolveOutcome
 from pacer.scenario import Scenario
 
@@ -170,34 +170,47 @@ class PlanResult(Result):
 
 
 def plan_dataset(problem: PlanProblem, outcome: SolveOutcome) -> xr.Dataset:
-    """Per-node quantities of the solved plan."""
-    m = outcome.model.model
-    sol = lambda name: m.variables[name].solution  # noqa: E731
+    """Per-node quantities of the solved plan, from its decisions (whichever engine found them): each
+    node's values are those of the leaf scenarios through it, by the evaluator's simulator."""
+    from pacer.demand.scenarios import leaf_paths
+    from pacer.plan.evaluate import simulate, tree_policy
+
     nodes = problem.nodes
     frame = problem.pipeline.frame
+    projects = frame.index.to_list()
     region_of = xr.DataArray((frame.region.to_numpy()[:, None] == np.array(problem.regions)[None, :]).astype(float),
-                             coords={"project": frame.index.to_list(), "region": problem.regions},
-                             dims=("project", "region"))
-    power = xr.DataArray(frame.power_mw.to_numpy(), coords={"project": frame.index.to_list()}, dims="project")
+                             coords={"project": projects, "region": problem.regions}, dims=("project", "region"))
+    power = xr.DataArray(frame.power_mw.to_numpy(), coords={"project": projects}, dims="project")
     d = outcome.decisions
-    node_coords = {"node": nodes.node.to_numpy()}
-    keep = xr.DataArray(d.keep, coords={"project": frame.index.to_list(), **node_coords}, dims=("project", "node"))
-    completed = xr.DataArray(d.completed, coords={"project": frame.index.to_list(),
+    node_ids = nodes.node.to_numpy()
+    node_coords = {"node": node_ids}
+    keep = xr.DataArray(d.keep, coords={"project": projects, **node_coords}, dims=("project", "node"))
+    completed = xr.DataArray(d.completed, coords={"project": projects,
                                                   "stage": problem.pipeline.stages.stage.to_numpy(), **node_coords},
                              dims=("project", "stage", "node"))
     live_share = completed.isel(stage=-1, drop=True)
+    paths = leaf_paths(nodes)
+    sim = simulate(problem, tree_policy(d, paths), problem.demand_kh100e[paths])
+    # One (leaf, quarter) through each node: every leaf below a node has the same values there.
+    leaf_of = np.empty(len(nodes), dtype=int)
+    leaf_of[paths[:, ::-1].ravel()] = np.repeat(np.arange(len(paths)), paths.shape[1])
+    q = nodes.quarter.to_numpy()
+    at = lambda a: a[leaf_of, ..., q]  # noqa: E731  (node first, then the array's other dims)
+    g, r, w = problem.generations.accelerator.to_list(), problem.regions, list(WORKLOADS)
     ds = xr.Dataset({
         "live_mw": (live_share * power * region_of).sum("project"),
         "kept_mw": (keep * power * region_of).sum("project"),
-        "fleet_kgpu": sol("fleet_kgpu"),
-        "buy_kgpu": sol("buy_kgpu"),
-        "own_kh100e": sol("own_kh100e"),
-        "third_party_kh100e": sol("third_party_kh100e"),
-        "unserved_kh100e": sol("unserved_kh100e"),
+        "fleet_kgpu": (("generation", "region", "node"), np.moveaxis(at(sim["fleet_kgpu"]), 0, -1)),
+        "buy_kgpu": (("generation", "region", "node"), d.buy_kgpu),
+        "own_kh100e": (("workload", "region", "node"), np.moveaxis(at(sim["own_kh100e"]), 0, -1).transpose(1, 0, 2)),
+        "third_party_kh100e": (("workload", "region", "node"),
+                               np.moveaxis(at(sim["third_party_kh100e"]), 0, -1).transpose(1, 0, 2)),
+        "unserved_kh100e": (("workload", "region", "node"),
+                            np.moveaxis(at(sim["unserved_kh100e"]), 0, -1).transpose(1, 0, 2)),
         "keep": keep,
         "completed": completed,
-        "cash_flow_usd": outcome.model.cash_flow.solution * 1e6,
-    })
-    return ds.assign_coords(quarter=("node", np.array(problem.quarters)[nodes.quarter.to_numpy()]),
+        "cash_flow_usd": ("node", sim["cash_flow_usd"][leaf_of, q]),
+    }, coords={"generation": g, "region": r, "workload": w, **node_coords})
+    return ds.assign_coords(quarter=("node", np.array(problem.quarters)[q]),
                             probability=("node", nodes.probability.to_numpy()),
                             parent=("node", nodes.parent.to_numpy()))
