@@ -181,3 +181,26 @@ def test_kind_needs_its_section(client):
     assert r.status_code == 422 and r.json()["field"] == "provider"
     r = client.post("/api/runs", json={"kind": "simulate", "file": "mini.yaml"})
     assert r.status_code == 422 and r.json()["field"] == "market"
+
+
+def test_an_unproven_plan_is_shown_as_such_never_as_a_plan(tmp_path):
+    """A plan taken with --accept-gap is stored with its status; the run list, its page and the report
+    carry a red warning."""
+    from fastapi.testclient import TestClient
+
+    from pacer.plan import plan
+    from pacer.report.html import render_report
+    from pacer.report.runs import save_run
+    from pacer.scenario import parse_scenario
+    from tests.plan.conftest import mini
+
+    result = plan(parse_scenario(mini()), evaluate_out_of_sample=False)
+    result.outcome.status, result.outcome.mip_gap = "accepted_gap", 0.03
+    store = RunStore(tmp_path / "u.duckdb")
+    run_id = save_run(store, result, scenario_path=None, scenario_text=None, parameters={}, seconds=1.0)
+    assert store.get(run_id)["status"] == "accepted_gap"
+    client = TestClient(create_app(store, run_executor="local"))
+    assert "Unproven plan: status accepted_gap" in client.get(f"/runs/{run_id}").text
+    assert "(unproven)" in client.get("/runs").text
+    assert "Unproven plan: status accepted_gap" in render_report([store.get(run_id)], {}, "t")
+    assert "plan not proven optimal (accepted_gap): gap 3.00%" in result.to_dict()["warning"]

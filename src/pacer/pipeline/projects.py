@@ -83,16 +83,14 @@ class PipelineTable:
         for column in _MW_COLUMNS:
             frame[column] = frame[column] * share
         done = np.clip(completed[alive] / share[:, None], 0.0, 1.0)
-        # The pace limit is one quarter of whole-campus work per quarter: a retained part of a campus
-        # takes its share of each stage's duration, as it would have in the original plan.
-        durations = self.stages.duration_quarters.to_numpy()[alive] * share[:, None]
+        # Stage durations hold for whatever part of a campus is retained (the planner's pace limit).
+        durations = self.stages.duration_quarters.to_numpy()[alive]
         frame["stage"] = self.stage_of(done)
         frame["remaining_quarters"] = ((1 - done) * durations).sum(axis=1)
         stages = self.stages.isel(project=np.flatnonzero(alive)).copy()
         for name in ("spend_usd", "fee_usd", "fee_step_usd", "fee_step_live_usd"):
             stages[name] = stages[name] * xr.DataArray(share, dims="project")
         stages["completed_now"] = (("project", "stage"), done)
-        stages["duration_quarters"] = (("project", "stage"), durations)
         return PipelineTable(frame=frame, stages=stages)
 
     def alike_groups(self) -> np.ndarray:

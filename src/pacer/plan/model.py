@@ -89,10 +89,11 @@ def build_model(problem: PlanProblem) -> PlanModel:
     share_parent, root = _parent_of(share, p)
     m.add_constraints(share - share_parent - arrive + arrive.shift(level=-1) + dropped
                       == lcoord(levels_now(st)) * root, name="level_balance")
-    # One quarter of whole-campus work per quarter at full pace (less is pacing; none is a pause).
+    # At full pace the retained part of a campus completes a stage in the stage's duration (less is
+    # pacing; none is a pause); cancelling part of a campus does not speed up the rest.
     zero = np.zeros((len(projects), 1))
     duration = lcoord(np.hstack([zero, st.duration_quarters.to_numpy()]))
-    m.add_constraints((arrive * duration).sum("level") <= 1, name="pace_limit")
+    m.add_constraints((arrive * duration).sum("level") - share.sum("level") <= 0, name="pace_limit")
     spend = (arrive * lcoord(np.hstack([zero, st.spend_usd.to_numpy()]))).sum("level")
     # A dropped share pays the fee of the furthest stage it had entered (lease breaks once signed/live).
     fee = lcoord(np.hstack([st.fee_usd.to_numpy(), frame.fee_live_usd.to_numpy()[:, None]]))

@@ -37,6 +37,10 @@ def render_report(runs: list[dict[str, Any]], figures: dict[str, list[dict[str, 
         rid = html.escape(str(run["run_id"]))
         parts.append(f"<h2 id='run-{rid}'>{html.escape(run['kind'])}: {html.escape(str(run['scenario_name']))}"
                      f" <span class='meta'>run {rid}, {html.escape(run['created_at'])}</span></h2>")
+        if run["kind"] == "plan" and run.get("status") not in ("optimal", "ok", None):
+            parts.append(f"<p class='unproven' style='color:#b00;font-weight:bold'>Unproven plan: status "
+                         f"{html.escape(str(run['status']))}. Its gap is above the planning tolerance and was accepted "
+                         "knowingly; read its numbers as a candidate, not a proven plan.</p>")
         parts.append(metrics_table(run["metrics"]))
         for i, fig in enumerate(figures.get(rid, [])):
             div = f"chart-{rid}-{i}"
