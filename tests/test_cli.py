@@ -162,13 +162,28 @@ def test_plan_bad_input_exit_2(pacer_cli, tmp_path):
     (("--workers", "0"), "workers: must be a whole number >= 1, got 0"),
     (("--workers", "-2"), "workers: must be a whole number >= 1, got -2"),
     (("--engine", "cluster"), "engine: must be one of auto, extensive, decomposed, got 'cluster'"),
-    (("--engine", "decomposed"), "engine: is not available in this release"),
     (("--accept-gap", "1.5"), "accept_gap: must be in [0, 1), got 1.5"),
     (("--accept-gap", "-0.1"), "accept_gap: must be in [0, 1), got -0.1"),
 ])
 def test_plan_flags_are_checked(pacer_cli, flags, message):
     run = pacer_cli("plan", SEED, "--json", *flags)
     assert run.code == 2 and message in run.err and len(run.err.strip().splitlines()) == 1 and run.out == ""
+
+
+@pytest.mark.parametrize(("flags", "module", "hint"), [
+    (("--engine", "decomposed"), "mpisppy", "needs mpi-sppy and MPI installed: pip install 'pacer[mpi]'"),
+    (("--engine", "decomposed"), "mpi4py", "needs mpi-sppy and MPI installed: pip install 'pacer[mpi]'"),
+])
+def test_missing_engine_is_one_line_with_how_to_install(pacer_cli, monkeypatch, flags, module, hint):
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed
+    run = pacer_cli("plan", SEED, "--json", *flags)
+    assert run.code == 2 and hint in run.err and len(run.err.strip().splitlines()) == 1 and run.out == ""
+
+
+def test_missing_ray_is_one_line_with_how_to_install(pacer_cli, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    run = pacer_cli("simulate", SEED, "--executor", "ray")
+    assert run.code == 2 and "pip install 'pacer[ray]'" in run.err and len(run.err.strip().splitlines()) == 1
 
 
 def test_unproven_plan_exits_3_with_one_line(pacer_cli, tmp_path):

@@ -261,6 +261,8 @@ def plan_cmd(
         help="extensive (one LP), decomposed (mpi-sppy under MPI) or auto (by size; said in the output).")] = "auto",
     workers: Annotated[int, typer.Option(
         help="Processes for the evaluation's solves; MPI ranks per cylinder with --engine decomposed.")] = 1,
+    rolling_paths: Annotated[int | None, typer.Option(
+        help="Evaluation paths on which to re-plan every year (rolling_stochastic, rolling_deterministic).")] = None,
     accept_gap: Annotated[float | None, typer.Option(
         help="Take a plan whose certified gap is above planning.mip_gap but at most this (0.05 = 5%).")] = None,
     as_json: JsonFlag = False,
@@ -278,6 +280,8 @@ def plan_cmd(
     for name, value in (("leaves", leaves), ("paths", paths), ("time_limit", time_limit)):
         if value is not None and value <= 0:
             raise PacerError(f"{name}: must be > 0, got {value!r}")
+    if rolling_paths is not None and rolling_paths < 0:
+        raise PacerError(f"rolling_paths: must be >= 0, got {rolling_paths!r}")
     check_plan_options(engine, workers, accept_gap)
     loaded = load_scenario(scenario)
     if loaded.provider is None:
@@ -288,13 +292,14 @@ def plan_cmd(
         result = plan(loaded, leaves=leaves, evaluate_out_of_sample=evaluate, evaluation_paths=paths,
                       perfect_foresight_paths=perfect_foresight_paths, solver=solver, time_limit_s=time_limit,
                       cvar_weight=cvar_weight, engine=engine, workers=workers, accept_gap=accept_gap,
-                      on_step=lambda text: progress.update(task, description=text))
+                      rolling_paths=rolling_paths, on_step=lambda text: progress.update(task, description=text))
     seconds = time.perf_counter() - started
     _show_plan(result, as_json)
     if save:  # after the output: a store problem never costs the user the result
         parameters = {"leaves": leaves, "evaluate": evaluate, "paths": paths, "solver": solver,
                       "perfect_foresight_paths": perfect_foresight_paths, "time_limit": time_limit,
-                      "cvar_weight": cvar_weight, "engine": engine, "workers": workers, "accept_gap": accept_gap}
+                      "cvar_weight": cvar_weight, "engine": engine, "workers": workers, "accept_gap": accept_gap,
+                      "rolling_paths": rolling_paths}
         _save_run(result, scenario, parameters, seconds, store)
 
 

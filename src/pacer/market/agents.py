@@ -80,6 +80,7 @@ def solve_provider_plan(job: tuple[PlanProblem, float]) -> ProviderPlan:
     """Solve one provider's problem (a picklable job, for any executor)."""
     problem, time_limit_s = job
     outcome = solve_problem(problem, time_limit_s=time_limit_s)
+    assert outcome.model is not None  # the extensive form
     m = outcome.model.model
     short = m.variables["third_party_kh100e"].solution + m.variables["unserved_kh100e"].solution
     return ProviderPlan(

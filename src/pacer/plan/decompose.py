@@ -80,7 +80,7 @@ def tree_stages(nodes: pd.DataFrame) -> TreeStages:
         parent_at = paths[:, starts[s - 1]]
         for parent in np.unique(parent_at):
             children = list(dict.fromkeys(at[parent_at == parent].tolist()))  # in node order
-            for i in np.flatnonzero(parent_at == parent):
+            for i in np.flatnonzero(parent_at == parent).tolist():
                 k = children.index(int(at[i]))
                 names[i].append(f"{names[i][-1]}_{k}")
                 cond[i].append(float(prob[at[i]] / prob[parent]))

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from pacer.demand.scenarios import reduce_to_tree
 from pacer.pipeline.projects import KEEP_TOLERANCE
@@ -57,7 +58,7 @@ def expectations(bank_kh100e: np.ndarray, realised_kh100e: np.ndarray, t: int, n
     return bank_kh100e[near, t:] * np.clip(ratio, 0.2, 5.0)[:, None]
 
 
-def _epoch_tree(futures: np.ndarray, epoch: int, leaves: int) -> tuple[object, np.ndarray]:
+def _epoch_tree(futures: np.ndarray, epoch: int, leaves: int) -> tuple[pd.DataFrame, np.ndarray]:
     """Nodes and demand (node, region, workload) of the tree a policy re-plans on: the mean on one path
     for one leaf, else ``leaves`` scenarios branching at each of the next two epochs."""
     n_q = futures.shape[1]

@@ -53,7 +53,7 @@ class SolveOutcome:
     build_seconds: float
     solve_seconds: float
     decisions: Decisions
-    model: PlanModel
+    model: PlanModel | None  # None when the plan comes from the decomposed engine
     engine: str = "extensive"
     workers: int = 1
 
