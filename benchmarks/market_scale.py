@@ -4,6 +4,10 @@ Providers have five projects each (live to land), their own fleets and prices; t
 demand, two under exclusivity then a right of first refusal, one with a take-or-pay contract. Runs with
 the default executor (a process pool: the providers' re-plans of a quarter run in parallel) and with the
 local one, reports both times, whether the results are identical, re-plans, and peak memory.
+
+``seed_replan_trees``: the seed market with providers re-planning on small trees (3 leaves, the default)
+against one expected path (``market.replan_leaves: 1``), timed in one run: the ratio says what the trees
+cost.
 """
 
 from __future__ import annotations
@@ -59,6 +63,18 @@ def market_scenario(n_providers: int = 6, n_tenants: int = 4) -> dict[str, Any]:
     return raw
 
 
+def seed_replan_trees() -> dict[str, Any]:
+    raw = yaml.safe_load(SEED.read_text())
+    times = {}
+    for leaves in (1, 3):
+        raw["market"]["replan_leaves"] = leaves
+        start = time.perf_counter()
+        simulate(parse_scenario(copy.deepcopy(raw), SEED.parent), executor="processes")
+        times[leaves] = time.perf_counter() - start
+    return {"seconds_one_path": round(times[1], 1), "seconds_trees_3_leaves": round(times[3], 1),
+            "trees_over_one_path": round(times[3] / times[1], 2)}
+
+
 def main_bench() -> dict[str, Any]:
     scenario = parse_scenario(market_scenario(), SEED.parent)
     runs = {}
@@ -88,6 +104,7 @@ def main_bench() -> dict[str, Any]:
         "events": counts,
         "checks": result.checks(),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "seed_replan_trees": seed_replan_trees(),
     }
 
 

@@ -506,6 +506,8 @@ class Market(_Strict):
 
     start: str | None = None
     replan_every_quarters: int = Field(default=4, ge=1, le=40)
+    #: Scenarios of the small tree each provider re-plans on (1: one expected path).
+    replan_leaves: int = Field(default=3, ge=1, le=16)
     switching_cost_usd_per_h100e_hour: float = Field(
         default=0.3, ge=0, description="price edge a tenant needs to move compute it already has")
     realised: Realised = Field(default_factory=Realised)

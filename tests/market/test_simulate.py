@@ -264,3 +264,24 @@ def test_take_or_pay_volume_is_used_even_when_money_is_short(small_market):
     a = r.allocations
     neo = a[(a.tenant == "startup") & (a.provider == "neo")].set_index("quarter").kh100e
     assert (neo >= t.set_index("quarter").demand_kh100e.clip(upper=1.5) - 1e-6).all()
+
+
+def test_providers_replan_on_small_trees():
+    """A provider re-plans on a small tree of its expectations, branching at the next re-plans, and carries
+    out the decisions the tree's scenarios share until then."""
+    from pacer.market.agents import expected_futures, solve_provider_plan
+
+    s = parse_scenario(SMALL)
+    agent = ProviderAgent.create(s, s.market.providers[0], "market.providers[0]")
+    n_q = len(s.quarters)
+    paths = np.exp(np.cumsum(np.random.default_rng(1).normal(0.1, 0.2, size=(80, n_q, 1, 1, 2)), axis=1))
+    futures = expected_futures(paths, realised=0, t=0, neighbours=40)[:, :, 0]
+    problem = agent.prepare(0, futures.mean(axis=0), futures, leaves=3, every=4)
+    quarter = problem.nodes.quarter.to_numpy()
+    assert len(problem.nodes) > n_q and (np.bincount(quarter)[:4] == 1).all() and np.bincount(quarter)[-1] == 3
+    plan = solve_provider_plan((problem, 60.0))
+    agent.adopt(plan)
+    assert plan.decisions.keep.shape[-1] == n_q and plan.power_value_usd_per_mw.shape[-1] == n_q
+    assert len(agent.problem.nodes) == n_q  # what is carried out is a path, ready to roll forward
+    chain = agent.prepare(4, futures.mean(axis=0)[4:])  # one path, as with market.replan_leaves: 1
+    assert len(chain.nodes) == n_q - 4

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from pacer.demand.scenarios import leaf_paths, reduce_to_tree
 from pacer.errors import InputError
 from pacer.finance import discount_factors
 from pacer.pipeline.projects import KEEP_TOLERANCE, PipelineTable, build_pipeline
@@ -74,20 +75,35 @@ class ProviderPlan:
     power_value_usd_per_mw: np.ndarray
     shortfall_kh100e: np.ndarray
     seconds: float
+    path: np.ndarray | None = None  # the tree's nodes along the scenario whose decisions are kept
 
 
 def solve_provider_plan(job: tuple[PlanProblem, float]) -> ProviderPlan:
-    """Solve one provider's problem (a picklable job, for any executor)."""
+    """Solve one provider's problem (a picklable job, for any executor) on its tree (a small tree of
+    expectations, or one expected path). The decisions kept are those along the most probable scenario,
+    which agree with every scenario until the tree's first branching (the next re-plan); the value of
+    live MW and the planned shortfall are expected values per quarter over the tree."""
     problem, time_limit_s = job
     outcome = solve_problem(problem, time_limit_s=time_limit_s)
     assert outcome.model is not None  # the extensive form
     m = outcome.model.model
-    short = m.variables["third_party_kh100e"].solution + m.variables["unserved_kh100e"].solution
+    nodes = problem.nodes
+    quarter, prob = nodes.quarter.to_numpy(), nodes.probability.to_numpy()
+    n_q = int(quarter.max()) + 1
+    paths = leaf_paths(nodes)
+    path = paths[int(np.argmax(prob[paths[:, -1]]))]
+    by_quarter = lambda a: np.stack([a[..., quarter == q].sum(-1) for q in range(n_q)], axis=-1)  # noqa: E731
+    short = (m.variables["third_party_kh100e"].solution + m.variables["unserved_kh100e"].solution).sum("workload")
+    short = short.transpose("region", "node").to_numpy().clip(0) * prob[None, :]
+    dual = np.abs(m.constraints["power_fits_live_mw"].dual.transpose("region", "node").to_numpy())
+    d = outcome.decisions
     return ProviderPlan(
-        decisions=outcome.decisions,
-        power_value_usd_per_mw=np.abs(m.constraints["power_fits_live_mw"].dual.to_numpy()) * 1e6,
-        shortfall_kh100e=short.sum("workload").transpose("region", "node").to_numpy().clip(0),
+        decisions=Decisions(keep=d.keep[:, path], completed=d.completed[:, :, path], buy_kgpu=d.buy_kgpu[:, :, path],
+                            dropped=None if d.dropped is None else d.dropped[:, :, path]),
+        power_value_usd_per_mw=by_quarter(dual) * 1e6,  # the duals carry each node's probability
+        shortfall_kh100e=by_quarter(short),
         seconds=outcome.build_seconds + outcome.solve_seconds,
+        path=path,
     )
 
 
@@ -129,9 +145,12 @@ class ProviderAgent:
         return (self.decisions is None or t - self.solved_at >= every or bool(self.pending_lots)
                 or any(q <= t for q in self.joining))
 
-    def prepare(self, t: int, expected_kh100e: np.ndarray) -> PlanProblem:
-        """Roll forward to quarter ``t``, take over pending lots, and set the demand to ``expected_kh100e``
-        (quarter >= t, region, workload): the problem to re-solve."""
+    def prepare(self, t: int, expected_kh100e: np.ndarray, futures_kh100e: np.ndarray | None = None,
+                leaves: int = 1, every: int = 4) -> PlanProblem:
+        """Roll forward to quarter ``t``, take over pending lots, and set the demand: a small tree of
+        ``leaves`` scenarios from ``futures_kh100e`` (path, quarter >= t, region, workload), branching at
+        the next re-plans (every ``every`` quarters), or one path, ``expected_kh100e`` (quarter >= t,
+        region, workload). Returns the problem to re-solve."""
         if self.decisions is not None and t > self.solved_at:
             d = self.decisions
             self.problem = roll_forward(self.problem, d.keep, d.completed, d.buy_kgpu, t - self.solved_at)
@@ -146,12 +165,22 @@ class ProviderAgent:
             table = self.joining.pop(q)
             self.joined_mw[t] = self.joined_mw.get(t, 0.0) + float(table.frame.power_mw.sum())
             self.problem = replace(self.problem, pipeline=self.problem.pipeline.concat(table))
-        self.problem = self.problem.with_demand(chain_nodes(len(expected_kh100e)), expected_kh100e)
+        n_q = len(expected_kh100e)
+        branch = [q for q in (every, 2 * every) if q < n_q]
+        if futures_kh100e is None or leaves <= 1 or not branch:
+            self.problem = self.problem.with_demand(chain_nodes(n_q), expected_kh100e)
+        else:
+            tree = reduce_to_tree(futures_kh100e.reshape(*futures_kh100e.shape[:2], -1), branch,
+                                  min(leaves, len(futures_kh100e)))
+            demand = tree.values.to_numpy().reshape(len(tree.nodes), *expected_kh100e.shape[1:])
+            self.problem = self.problem.with_demand(tree.nodes[["node", "parent", "quarter", "probability"]], demand)
         self.solved_at = t
         return self.problem
 
     def adopt(self, plan: ProviderPlan) -> None:
         """Carry out ``plan`` (solved for the problem of the last :meth:`prepare`) from now on."""
+        if plan.path is not None and len(self.problem.nodes) != len(plan.path):  # a tree: follow its path
+            self.problem = self.problem.with_demand(chain_nodes(len(plan.path)), self.problem.demand_kh100e[plan.path])
         self.decisions = plan.decisions
         self.power_value_usd_per_mw = plan.power_value_usd_per_mw
         self.shortfall_kh100e = plan.shortfall_kh100e
@@ -320,6 +349,26 @@ def _per_quarter(per_year: dict[int, float], years: np.ndarray) -> np.ndarray:
     return annual / 4.0
 
 
+def expected_futures(paths_kh100e: np.ndarray, realised: int, t: int, neighbours: int,
+                     quantile: float | None = None) -> np.ndarray:
+    """The futures behind :func:`expected_demand`: (neighbour, quarter >= t, tenant, region, workload), the
+    ``neighbours`` sampled paths closest to the realised one per tenant, scaled by the stance ``quantile``,
+    with quarter ``t`` the realised value; their mean is the expected demand."""
+    seen = slice(max(0, t - 3), t + 1)
+    totals = np.log1p(paths_kh100e[:, seen].sum(axis=(3, 4)))  # path, quarters seen, tenant
+    distance = ((totals - totals[realised][None]) ** 2).sum(axis=1)  # path, tenant
+    nearest = np.argsort(distance, axis=0, kind="stable")[:neighbours]  # neighbour, tenant
+    tenant = np.arange(paths_kh100e.shape[2])
+    future = paths_kh100e[nearest[:, None, :], np.arange(t, paths_kh100e.shape[1])[None, :, None], tenant[None, None]]
+    if quantile is not None:
+        total = future.sum(axis=(3, 4))  # neighbour, quarter, tenant
+        mean = total.mean(axis=0)
+        ratio = np.where(mean > 0, np.quantile(total, quantile, axis=0) / np.maximum(mean, 1e-12), 1.0)
+        future = future * ratio[None, :, :, None, None]
+    future[:, 0] = paths_kh100e[realised, t]
+    return future
+
+
 def expected_demand(paths_kh100e: np.ndarray, realised: int, t: int, neighbours: int,
                     quantile: float | None = None) -> np.ndarray:
     """Expected demand from quarter ``t`` on (quarter, tenant, region, workload), given what has been seen
@@ -327,20 +376,7 @@ def expected_demand(paths_kh100e: np.ndarray, realised: int, t: int, neighbours:
     closest to its realised demand (log, last four quarters). With ``quantile``, that mean is scaled per
     quarter and tenant to the quantile of the neighbours' totals (an optimist plans to a high one).
     Quarter ``t`` itself is the realised value."""
-    seen = slice(max(0, t - 3), t + 1)
-    totals = np.log1p(paths_kh100e[:, seen].sum(axis=(3, 4)))  # path, quarters seen, tenant
-    distance = ((totals - totals[realised][None]) ** 2).sum(axis=1)  # path, tenant
-    nearest = np.argsort(distance, axis=0, kind="stable")[:neighbours]  # neighbour, tenant
-    tenant = np.arange(paths_kh100e.shape[2])
-    future = paths_kh100e[nearest[:, None, :], np.arange(t, paths_kh100e.shape[1])[None, :, None], tenant[None, None]]
-    out = future.mean(axis=0)  # quarter, tenant, region, workload
-    if quantile is not None:
-        total = future.sum(axis=(3, 4))  # neighbour, quarter, tenant
-        mean = total.mean(axis=0)
-        ratio = np.where(mean > 0, np.quantile(total, quantile, axis=0) / np.maximum(mean, 1e-12), 1.0)
-        out = out * ratio[:, :, None, None]
-    out[0] = paths_kh100e[realised, t]
-    return out
+    return expected_futures(paths_kh100e, realised, t, neighbours, quantile).mean(axis=0)
 
 
 def tenant_paths(s: Scenario, tenants: list[MarketTenant], n_paths: int, seed: int) -> np.ndarray:

@@ -34,7 +34,7 @@ from pacer.market.agents import (
     Lot,
     ProviderAgent,
     TenantAgent,
-    expected_demand,
+    expected_futures,
     solve_provider_plan,
     tenant_paths,
 )
@@ -324,16 +324,18 @@ def _play(s: Scenario, m: Any, quarters: list[str], t0: int, paths: np.ndarray, 
         if last is not None:  # what providers expect to sell: last quarter's market under this quarter's contracts
             share = _planning_shares(book, q, *last, np.array([bid[x] for x in tenant_names]),
                                      np.array([ask[x] for x in provider_names]), share)
-        views: dict[float | None, np.ndarray] = {}  # expectation (quarter>=t, tenant, region, workload) per view
+        # Futures (neighbour, quarter>=t, tenant, region, workload) per view (stance quantile).
+        views: dict[float | None, np.ndarray] = {}
         jobs, due = [], []
         for k, agent in enumerate(agents):
             if agent.due(t, m.replan_every_quarters):
                 stance = agent.spec.planning_quantile
                 view = None if stance is None else price_in_year(stance, year)
                 if view not in views:
-                    views[view] = expected_demand(paths, realised, t, neighbours, view)
-                expected = np.einsum("i,qirw->qrw", share[:, k], views[view])
-                jobs.append((agent.prepare(t, expected), REPLAN_TIME_LIMIT_S))
+                    views[view] = expected_futures(paths, realised, t, neighbours, view)
+                futures = np.einsum("i,nqirw->nqrw", share[:, k], views[view])
+                jobs.append((agent.prepare(t, futures.mean(axis=0), futures, m.replan_leaves,
+                                           m.replan_every_quarters), REPLAN_TIME_LIMIT_S))
                 due.append(agent)
         for agent, plan in zip(due, pool.map(solve_provider_plan, jobs), strict=True):
             agent.adopt(plan)
