@@ -39,7 +39,7 @@ from pacer.demand.scenarios import leaf_paths
 from pacer.errors import InputError, SolverError, UnprovenPlanError
 from pacer.plan.model import MUSD, build_model
 from pacer.plan.problem import PlanProblem, chain_nodes
-from pacer.plan.solve import Decisions, quiet_stdout, relative_gap
+from pacer.plan.solve import Decisions, SolveOutcome, quiet_stdout, relative_gap
 
 #: Variables that carry the plan's decisions (the rest follows from them within a quarter).
 NONANT_VARIABLES = ("share", "progress", "dropped", "buy_kgpu")
@@ -162,12 +162,10 @@ def read_bounds(log: str) -> tuple[float, float]:
 
 
 def solve_decomposed(problem: PlanProblem, *, workers: int = 1, time_limit_s: float = 600.0, mip_gap: float = 0.01,
-                     default_rho: float | None = None, keep_files: Path | None = None):
-    """Solve ``problem`` by scenario decomposition on mpi-sppy (see the module docstring). Returns a
-    :class:`pacer.plan.solve.SolveOutcome` whose bound is the Lagrangian outer bound; raises
-    :class:`UnprovenPlanError` when no incumbent is found."""
-    from pacer.plan.solve import SolveOutcome
-
+                     default_rho: float | None = None, keep_files: Path | None = None) -> SolveOutcome:
+    """Solve ``problem`` by scenario decomposition on mpi-sppy (see the module docstring). Returns the
+    outcome with the incumbent's decisions on the tree, its expected NPV as objective and the Lagrangian
+    outer bound as bound; raises :class:`UnprovenPlanError` when no incumbent is found."""
     command = mpi_command(workers)
     start = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="pacer-mpisppy-")) if keep_files is None else keep_files
