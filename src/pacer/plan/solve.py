@@ -40,8 +40,19 @@ class Decisions:
         """From the share at each level (project, level, node)."""
         share = np.clip(share, 0, None)
         above = np.cumsum(share[:, ::-1], axis=1)[:, ::-1]  # share at this level or beyond
-        return cls(keep=np.clip(above[:, 0], 0, 1), completed=np.clip(above[:, 1:], 0, 1),
-                   buy_kgpu=np.maximum(buy_kgpu, 0), dropped=None if dropped is None else np.clip(dropped, 0, None))
+        return cls(keep=_snap(above[:, 0]), completed=_snap(above[:, 1:]), buy_kgpu=np.maximum(buy_kgpu, 0),
+                   dropped=None if dropped is None else _snap(dropped))
+
+
+#: Shares within this of 0 or 1 are solver residues (interior point leaves about 1e-9): 1e-6 of a 1 GW
+#: campus is 1 kW.
+SHARE_RESIDUE = 1e-6
+
+
+def _snap(share: np.ndarray) -> np.ndarray:
+    """Shares clipped to [0, 1] with residues within :data:`SHARE_RESIDUE` of 0 or 1 made exact."""
+    out = np.clip(share, 0, 1)
+    return np.where(out < SHARE_RESIDUE, 0.0, np.where(out > 1 - SHARE_RESIDUE, 1.0, out))
 
 
 @dataclass
