@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from pacer.demand.scenarios import leaf_paths, reduce_to_tree
+from pacer.demand.scenarios import leaf_paths
 from pacer.errors import InputError
 from pacer.finance import discount_factors
 from pacer.pipeline.projects import KEEP_TOLERANCE, PipelineTable, build_pipeline
@@ -30,6 +30,7 @@ from pacer.plan.problem import (
     provider_problem,
     roll_forward,
 )
+from pacer.plan.rolling import expectation_tree
 from pacer.plan.solve import Decisions, solve_problem
 from pacer.scenario import MarketProvider, MarketTenant, Project, Provider, Scenario
 
@@ -165,15 +166,10 @@ class ProviderAgent:
             table = self.joining.pop(q)
             self.joined_mw[t] = self.joined_mw.get(t, 0.0) + float(table.frame.power_mw.sum())
             self.problem = replace(self.problem, pipeline=self.problem.pipeline.concat(table))
-        n_q = len(expected_kh100e)
-        branch = [q for q in (every, 2 * every) if q < n_q]
-        if futures_kh100e is None or leaves <= 1 or not branch:
-            self.problem = self.problem.with_demand(chain_nodes(n_q), expected_kh100e)
+        if futures_kh100e is None or leaves <= 1:
+            self.problem = self.problem.with_demand(chain_nodes(len(expected_kh100e)), expected_kh100e)
         else:
-            tree = reduce_to_tree(futures_kh100e.reshape(*futures_kh100e.shape[:2], -1), branch,
-                                  min(leaves, len(futures_kh100e)))
-            demand = tree.values.to_numpy().reshape(len(tree.nodes), *expected_kh100e.shape[1:])
-            self.problem = self.problem.with_demand(tree.nodes[["node", "parent", "quarter", "probability"]], demand)
+            self.problem = self.problem.with_demand(*expectation_tree(futures_kh100e, every, leaves))
         self.solved_at = t
         return self.problem
 

@@ -114,29 +114,29 @@ def plan(
     step("forecasting demand")
     demand = forecast(s, leaves=n_leaves)
     problem = build_problem(s, demand)
+    if cvar_weight is not None and cvar_weight < 0:
+        raise InputError("cvar_weight", cvar_weight, "must be >= 0")
     if cvar_weight is not None:
-        if cvar_weight < 0:
-            raise InputError("cvar_weight", cvar_weight, "must be >= 0")
         problem = problem.with_cvar_weight(cvar_weight)
     chosen = engine
     if engine == "auto":
         chosen = "decomposed" if extensive_rows(problem) > EXTENSIVE_MAX_ROWS and decomposition_available() \
             else "extensive"
     how = " (chosen by size)" if engine == "auto" else ""
-    limit = time_limit_s or cfg.time_limit_s
+    solver_name, limit = solver or cfg.solver, time_limit_s or cfg.time_limit_s
     if chosen == "decomposed":
         from pacer.plan.decompose import solve_decomposed
 
-        demand = forecast(s, leaves=n_leaves, balanced=True)  # mpi-sppy's multistage trees are balanced
-        problem = build_problem(s, demand) if cvar_weight is None else build_problem(s, demand).with_cvar_weight(
-            cvar_weight)
+        # mpi-sppy's multistage trees are balanced: the same problem on a balanced tree.
+        balanced = build_problem(s, forecast(s, leaves=n_leaves, balanced=True))
+        problem = problem.with_demand(balanced.nodes, balanced.demand_kh100e)
         step(f"solving the stochastic plan: mpi-sppy on {len(problem.leaves)} scenarios x "
              f"{len(problem.pipeline.frame)} projects, {3 * workers} MPI ranks (engine decomposed{how})")
         outcome = solve_decomposed(problem, workers=workers, time_limit_s=limit, mip_gap=cfg.mip_gap)
     else:
         step(f"solving the stochastic plan: one LP over {len(problem.nodes)} nodes x "
              f"{len(problem.pipeline.frame)} projects (engine extensive{how})")
-        outcome = solve_problem(problem, solver=solver or cfg.solver, time_limit_s=limit, mip_gap=cfg.mip_gap)
+        outcome = solve_problem(problem, solver=solver_name, time_limit_s=limit, mip_gap=cfg.mip_gap)
     outcome.status = check_proven(outcome, cfg.mip_gap, accept_gap)
     outcome.engine, outcome.workers = chosen, workers
     evaluation = {}
@@ -150,13 +150,11 @@ def plan(
         bank = demand_paths(s, max(s.demand.uncertainty.paths, 200), seed=ev.seed + 20_011) / 1e3 if rolling_paths \
             else None
         rolling = RollingSettings(epoch_quarters=ev.rolling_epoch_quarters, leaves=ev.rolling_leaves,
-                                  solver=solver or cfg.solver, time_limit_s=time_limit_s or cfg.time_limit_s,
-                                  mip_gap=cfg.mip_gap)
+                                  solver=solver_name, time_limit_s=limit, mip_gap=cfg.mip_gap)
         evaluation = evaluate(problem, outcome.decisions, fresh,
                               perfect_foresight_paths=(ev.perfect_foresight_paths if perfect_foresight_paths is None
                                                        else perfect_foresight_paths),
-                              solver=solver or cfg.solver, time_limit_s=time_limit_s or cfg.time_limit_s,
-                              mip_gap=cfg.mip_gap, on_step=step,
+                              solver=solver_name, time_limit_s=limit, mip_gap=cfg.mip_gap, on_step=step,
                               executor=executor or ("local" if workers == 1 else "processes"), workers=workers,
                               rolling_paths=rolling_paths, bank_kh100e=bank, rolling=rolling)
     table = decision_table(problem, outcome)

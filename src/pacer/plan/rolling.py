@@ -58,9 +58,10 @@ def expectations(bank_kh100e: np.ndarray, realised_kh100e: np.ndarray, t: int, n
     return bank_kh100e[near, t:] * np.clip(ratio, 0.2, 5.0)[:, None]
 
 
-def _epoch_tree(futures: np.ndarray, epoch: int, leaves: int) -> tuple[pd.DataFrame, np.ndarray]:
-    """Nodes and demand (node, region, workload) of the tree a policy re-plans on: the mean on one path
-    for one leaf, else ``leaves`` scenarios branching at each of the next two epochs."""
+def expectation_tree(futures: np.ndarray, epoch: int, leaves: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Nodes and demand (node, region, workload) of the tree a re-plan solves, from ``futures`` (path,
+    quarter, region, workload): their mean on one path for one leaf, else ``leaves`` scenarios branching
+    at each of the next two epochs. Used by the re-planning policies and the market's providers."""
     n_q = futures.shape[1]
     branch = [q for q in (epoch, 2 * epoch) if q < n_q]
     if leaves <= 1 or not branch:
@@ -87,7 +88,7 @@ def rolling_path(item: tuple[PlanProblem, np.ndarray, np.ndarray, RollingSetting
     while t < n_q:
         n = min(cfg.epoch_quarters, n_q - t)
         futures = expectations(bank, realised, t, cfg.neighbours)
-        nodes, demand = _epoch_tree(futures, n, cfg.leaves)
+        nodes, demand = expectation_tree(futures, n, cfg.leaves)
         d = solve_problem(current.with_demand(nodes, demand), solver=cfg.solver, time_limit_s=cfg.time_limit_s,
                           mip_gap=cfg.mip_gap).decisions
         quarter = nodes.quarter.to_numpy()
