@@ -6,14 +6,14 @@ STAMP := $(VENV)/.installed-stamp
 PACER := $(VENV)/bin/pacer
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser demo test bench lint calibrate serve clean
+.PHONY: install browser demo test bench lint calibrate calibrate-device serve clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,ray,mpi]'
+	$(PY) -m pip install --quiet -e '.[dev,ray,mpi,device]'
 	@touch $(STAMP)
 
 # Debian's chromium for the browser tests (Playwright drives it; no browser download).
@@ -52,6 +52,13 @@ serve: install
 
 calibrate: install
 	$(PY) -m pacer.sizing.calibration --write
+
+# On a machine with a GPU: time GEMMs, attention and decode steps, fit per-operation efficiencies and
+# keep both in catalog/device/<date>-<accelerator>/ (ACCELERATOR = catalog id of the local GPU).
+ACCELERATOR ?= h100-sxm
+calibrate-device: install
+	$(PY) src/pacer/sizing/device_timing.py --out out/device-timing
+	$(PY) -m pacer.sizing.device_fit out/device-timing --accelerator $(ACCELERATOR) --write
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis out

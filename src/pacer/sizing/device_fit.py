@@ -104,6 +104,10 @@ def fit_measurements(table: pd.DataFrame, accelerator: str, info: dict[str, str]
             bandwidth, additive=True)
         overhead = float(fixed / np.median(layers))
         errors["decode_step"] = err
+        # The same steps with compute and memory overlapped (max instead of sum), for comparison.
+        errors["decode_step_overlapped"] = _fit_roofline(
+            steps.flops.to_numpy(float), steps.bytes.to_numpy(float), steps.seconds.to_numpy(float), bf16_peak,
+            bandwidth, additive=False)[1]
     info = info or {}
     return DeviceFit(
         accelerator=accelerator, device=str(info.get("device", "")), date=str(info.get("date", "")),

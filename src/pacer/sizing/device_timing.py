@@ -177,11 +177,18 @@ class _Layers:
         return x
 
 
-def decode_step_rows(shapes: dict[str, tuple[int, ...]], layers: int, batches: list[int], context: int,
+#: Largest KV cache a decode-step measurement allocates (bytes), so every size fits an 80 GB GPU.
+MAX_STEP_KV_BYTES = 40e9
+
+
+def decode_step_rows(shapes: dict[str, tuple[int, ...]], layers: int, batches: list[int], contexts: list[int],
                      device: torch.device, budget_s: float) -> list[dict[str, Any]]:
     rows = []
     for name, shape in shapes.items():
-        for batch in batches:
+        _, _, kv_heads, head_dim, _ = shape
+        for batch, context in [(b, c) for c in contexts for b in batches]:
+            if 2.0 * 2 * batch * context * kv_heads * head_dim * layers > MAX_STEP_KV_BYTES:
+                continue
             stack = _Layers(shape, layers, batch, context, device)
             fn: Callable[[], Any] = stack.step
             graph = False
@@ -221,15 +228,15 @@ def main(argv: list[str] | None = None) -> None:
     budget = args.budget_ms / 1e3
     if args.tiny:
         shapes, tokens, seqs, contexts, batches = TINY_SHAPES, [1, 16, 64], [64, 256], [128, 512], [1, 8]
-        layers, step_batches, step_context = 2, [1, 4, 8], 128
+        layers, step_batches, step_contexts = 2, [1, 4, 8], [128]
     else:
-        shapes, tokens = SHAPES, [1, 8, 32, 128, 512, 2048, 8192]
-        seqs, contexts, batches = [1024, 4096, 16384], [1024, 4096, 16384], [8, 64, 256]
-        layers, step_batches, step_context = 8, [1, 16, 64, 256], 2048
+        shapes, tokens = SHAPES, [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]
+        seqs, contexts, batches = [1024, 2048, 4096, 8192, 16384], [1024, 4096, 16384], [1, 8, 32, 64, 256]
+        layers, step_batches, step_contexts = 8, [1, 8, 32, 64, 128, 256, 512], [512, 2048, 8192]
     started = time.time()
     rows = gemm_rows(shapes, tokens, device, budget)
     rows += attention_rows(shapes, seqs, contexts, batches, device, budget)
-    rows += decode_step_rows(shapes, layers, step_batches, step_context, device, budget)
+    rows += decode_step_rows(shapes, layers, step_batches, step_contexts, device, budget)
     args.out.mkdir(parents=True, exist_ok=True)
     with (args.out / "measurements.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
