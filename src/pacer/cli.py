@@ -50,8 +50,12 @@ class Precision(StrEnum):
     fp8 = "fp8"
     int8 = "int8"
     fp4 = "fp4"
+    w8a16 = "w8a16"
+    w4a16 = "w4a16"
 
 
+StackOption = Annotated[str | None, typer.Option(
+    help="Software stack (pacer catalog stacks); default: the accelerator vendor's usual stack.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
 SaveFlag = Annotated[bool, typer.Option("--save/--no-save", help="Keep the run in the run store.")]
 StoreOption = Annotated[str | None, typer.Option(
@@ -140,6 +144,7 @@ def size_inference_cmd(
     tpot_ms: Annotated[float | None, typer.Option(help="Limit on time per output token (ms).")] = None,
     rate: Annotated[float | None, typer.Option(help="Requests/s to serve: answers accelerators needed.")] = None,
     kv_precision: Annotated[Precision | None, typer.Option(help="KV-cache precision.")] = None,
+    stack: StackOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Fit, batch, latency, throughput, power and cost of serving a model."""
@@ -148,7 +153,7 @@ def size_inference_cmd(
     result = size_inference(
         model, accelerator, count, precision.value, input_tokens, output_tokens,
         ttft_ms=ttft_ms, tpot_ms=tpot_ms, rate_rps=rate,
-        kv_precision=kv_precision.value if kv_precision else None,
+        kv_precision=kv_precision.value if kv_precision else None, stack=stack,
     )
     if as_json:
         _emit_json(result.to_dict())
@@ -165,13 +170,14 @@ def size_training_cmd(
     precision: Annotated[Precision, typer.Option(help="Training precision.")] = Precision.bf16,
     days: Annotated[float | None, typer.Option(help="Target run length when --gpus is not given.")] = None,
     sequence_tokens: Annotated[int | None, typer.Option(help="Sequence length for attention FLOPs.")] = None,
+    stack: StackOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """FLOPs, achieved TFLOP/s per GPU, GPU-hours, days, energy and cost of a training run."""
     from pacer.sizing import size_training
 
     result = size_training(model, tokens, accelerator, gpus, precision.value,
-                           sequence_tokens=sequence_tokens, days=days)
+                           sequence_tokens=sequence_tokens, days=days, stack=stack)
     if as_json:
         _emit_json(result.to_dict())
     else:
@@ -188,6 +194,7 @@ def size_search_cmd(
     accelerator: Annotated[list[str] | None, typer.Option(help="Restrict to these accelerators (repeat).")] = None,
     precision: Annotated[list[Precision] | None, typer.Option(help="Restrict to these precisions (repeat).")] = None,
     plot: Annotated[str | None, typer.Option(help="Write the Pareto front as an HTML chart here.")] = None,
+    stack: StackOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Every accelerator x precision x parallelism x batch, and the cost-latency Pareto front."""
@@ -195,7 +202,7 @@ def size_search_cmd(
 
     result = size_search(model, input_tokens, output_tokens, accelerators=accelerator or None,
                          precisions=[p.value for p in precision] if precision else None,
-                         ttft_ms=ttft_ms, tpot_ms=tpot_ms)
+                         ttft_ms=ttft_ms, tpot_ms=tpot_ms, stack=stack)
     if plot:
         _write_html(plot, "Pareto")
         from pacer.report.sizing import pareto_figure

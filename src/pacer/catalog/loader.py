@@ -41,15 +41,10 @@ class InferenceEfficiency(BaseModel):
     max_batch_per_replica: Factor
     pipeline_p2p_latency_s: Factor
     fp4_gemm_efficiency: Factor
+    weight_only_gemm_efficiency: Factor
     moe_efficiency: Factor
-    software_efficiency_amd: Factor
-    software_efficiency_intel: Factor
-    software_efficiency_google: Factor
-
-    def software_efficiency(self, vendor: str) -> float:
-        """Serving-stack maturity of ``vendor`` relative to NVIDIA's (1.0)."""
-        factor = getattr(self, f"software_efficiency_{vendor}", None)
-        return 1.0 if factor is None else float(factor.value)
+    software_gain_per_year: Factor
+    software_reference_year: Factor
 
 
 class TrainingEfficiency(BaseModel):
@@ -59,18 +54,94 @@ class TrainingEfficiency(BaseModel):
     hidden_size_knee: Factor
     cluster_penalty_per_doubling: Factor
     cluster_penalty_from_gpus: Factor
+    fp8_training_efficiency: Factor
+    moe_training_efficiency: Factor
+    software_gain_per_year: Factor
+    software_reference_year: Factor
     goodput: Factor
     default_days: Factor
     max_sequence_tokens: Factor
 
 
+StackKind = Literal["serving", "training"]
+VENDORS = ("nvidia", "amd", "intel", "google")
+
+
+class StackFamily(BaseModel):
+    """What share of the reference efficiency one stack reaches on one vendor's accelerators."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: float = Field(gt=0, le=2)
+    fitted: bool = False
+    rows: int = Field(default=0, ge=0)
+    note: str | None = None
+
+
+class Stack(BaseModel):
+    """A serving or training software stack (``stacks.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: StackKind
+    name: str
+    doc: str
+    precisions: list[str] | None = None
+    source: Source
+    families: dict[str, StackFamily] = Field(min_length=1)
+
+
+class Stacks(BaseModel):
+    """Every stack and the default stack per vendor and workload."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    defaults: dict[StackKind, dict[str, str]]
+    stacks: dict[str, Stack]
+
+    def names(self, kind: StackKind) -> list[str]:
+        return [k for k, v in self.stacks.items() if v.kind == kind]
+
+    def resolve(self, kind: StackKind, stack: str | None, accelerator: Accelerator, precision: str | None = None,
+                field: str = "stack") -> tuple[str, float]:
+        """The stack id (the vendor's default when ``None``) and its factor on ``accelerator``; an unknown
+        stack, a stack that does not run on the accelerator or lacks ``precision`` is a one-line error."""
+        vendor = accelerator.vendor
+        name = stack if stack is not None else self.defaults[kind].get(vendor)
+        if name is None:
+            raise PacerError(f"{field}: no default {kind} stack for vendor {vendor!r}; give one of "
+                             + ", ".join(self.names(kind)))
+        known = self.names(kind)
+        if name not in known:
+            raise PacerError(f"{field}: unknown {kind} stack {name!r}; allowed: {', '.join(known)}")
+        spec = self.stacks[name]
+        if vendor not in spec.families:
+            raise PacerError(f"{field}: {name!r} does not run on {accelerator.id} ({vendor}); it runs on "
+                             + ", ".join(spec.families))
+        if precision is not None and spec.precisions is not None and precision not in spec.precisions:
+            raise PacerError(f"precision: {precision!r} is not supported by stack {name!r}; allowed: "
+                             + ", ".join(spec.precisions))
+        return name, spec.families[vendor].value
+
+    def with_factors(self, values: dict[tuple[str, str], float], rows: dict[tuple[str, str], int] | None = None
+                     ) -> Stacks:
+        """A copy with some (stack, vendor) factors replaced (used by calibration)."""
+        stacks = dict(self.stacks)
+        for (name, vendor), value in values.items():
+            fam = stacks[name].families[vendor].model_copy(
+                update={"value": float(value), "rows": (rows or {}).get((name, vendor), 0)})
+            stacks[name] = stacks[name].model_copy(update={"families": {**stacks[name].families, vendor: fam}})
+        return self.model_copy(update={"stacks": stacks})
+
+
 class Efficiency(BaseModel):
-    """All named efficiency factors of the sizing model (``efficiency.yaml``)."""
+    """All named efficiency factors of the sizing model (``efficiency.yaml`` and ``stacks.yaml``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     inference: InferenceEfficiency
     training: TrainingEfficiency
+    stacks: Stacks
 
     def with_values(self, section: Literal["inference", "training"], **values: float) -> Efficiency:
         """A copy with some factor values replaced (used by calibration and sensitivity studies)."""
@@ -149,7 +220,11 @@ def load_catalog() -> Catalog:
 @lru_cache(maxsize=1)
 def load_efficiency() -> Efficiency:
     """The named efficiency factors of the sizing model (cached)."""
-    result: Efficiency = _validate("efficiency.yaml", Efficiency, _read_yaml("efficiency.yaml"))
+    raw = _read_yaml("efficiency.yaml")
+    if not isinstance(raw, dict):
+        raise CatalogError("catalog/efficiency.yaml: expected a mapping")
+    result: Efficiency = _validate("efficiency.yaml and stacks.yaml", Efficiency,
+                                   {**raw, "stacks": _read_yaml("stacks.yaml")})
     return result
 
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Precision = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4"]
+Precision = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4", "w8a16", "w4a16"]
 
 #: Bytes per stored value of each precision (weights or KV cache).
 BYTES_PER_VALUE: dict[str, float] = {
@@ -22,7 +22,12 @@ BYTES_PER_VALUE: dict[str, float] = {
     "fp8": 1.0,
     "int8": 1.0,
     "fp4": 0.5,
+    # Weight-only quantisation: 8- or 4-bit weights, 16-bit activations (GEMMs at the 16-bit peak).
+    "w8a16": 1.0,
+    "w4a16": 0.5,
 }
+#: Weight-only precisions and the precision their GEMMs compute at.
+WEIGHT_ONLY = {"w8a16": "bf16", "w4a16": "bf16"}
 
 _QUARTER = re.compile(r"^\d{4}Q[1-4]$")
 
@@ -101,7 +106,9 @@ class Accelerator(_Sourced):
         return self.server_power_kw * 1000.0 / self.server_accelerators
 
     def peak_tflops(self, precision: str) -> float:
-        """Dense peak TFLOP/s at ``precision``; fp16 and bf16 stand in for each other."""
+        """Dense peak TFLOP/s at ``precision``; fp16 and bf16 stand in for each other, and weight-only
+        precisions (w8a16, w4a16) compute at the 16-bit peak."""
+        precision = WEIGHT_ONLY.get(precision, precision)
         if precision in self.tflops:
             return self.tflops[precision]
         twin = {"bf16": "fp16", "fp16": "bf16"}.get(precision)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,7 @@ class InferenceResult(Result):
     count: int
     precision: str
     kv_precision: str
+    stack: str
     input_tokens: int
     output_tokens: int
     fits: bool
@@ -93,6 +95,7 @@ class InferenceResult(Result):
             ("model", self.model),
             ("accelerator", f"{self.count} x {self.accelerator}"),
             ("precision (weights / KV)", f"{self.precision} / {self.kv_precision}"),
+            ("serving stack", self.stack),
             ("tokens in / out", f"{self.input_tokens} / {self.output_tokens}"),
             ("fits", self.fits),
         ]
@@ -143,10 +146,11 @@ def evaluate_grid(
     input_tokens: int,
     output_tokens: int,
     efficiency: Efficiency,
+    stack_factor: float = 1.0,
 ) -> pd.DataFrame:
     """Evaluate layouts x batch sizes in one vectorised call; one row per feasible (layout, batch)."""
     shape = ModelShape.of(get_model(model_id))
-    hw = hardware_of([accelerator], [precision], [kv_precision], efficiency.inference)
+    hw = hardware_of([accelerator], [precision], [kv_precision], efficiency.inference, [stack_factor])
     tp = grid.tensor_parallel.to_numpy(float)[:, None]
     pp = grid.pipeline_parallel.to_numpy(float)[:, None]
     kwargs: dict[str, Any] = dict(
@@ -185,6 +189,7 @@ def size_inference(
     tpot_ms: float | None = None,
     rate_rps: float | None = None,
     kv_precision: str | None = None,
+    stack: str | None = None,
     efficiency: Efficiency | None = None,
 ) -> InferenceResult:
     """Size an inference service of ``model`` on ``accelerator``.
@@ -206,6 +211,9 @@ def size_inference(
         Requests per second the service must sustain; answers ``accelerators_needed``.
     kv_precision
         KV-cache precision; by default fp8 for 8- and 4-bit weights, else the weight precision.
+    stack
+        Serving stack (``pacer catalog stacks``: tuned, trtllm, vllm, sglang, jetstream); by default the
+        accelerator vendor's usual stack. Its factor on the vendor scales every step time.
     efficiency
         Efficiency factors; defaults to the calibrated ``catalog/efficiency.yaml``.
 
@@ -226,9 +234,11 @@ def size_inference(
     for name, value in (("ttft_ms", ttft_ms), ("tpot_ms", tpot_ms), ("rate_rps", rate_rps)):
         _positive(name, value)
     eff = efficiency or load_efficiency()
+    stack, stack_factor = eff.stacks.resolve("serving", stack, spec, precision)
 
     grid = layouts(spec, count)
-    frame = evaluate_grid(model, spec, grid, precision, kv_precision, input_tokens, output_tokens, eff)
+    frame = evaluate_grid(model, spec, grid, precision, kv_precision, input_tokens, output_tokens, eff,
+                          stack_factor)
     within = np.ones(len(frame), dtype=bool)
     if ttft_ms is not None:
         within &= frame.ttft_s.to_numpy() * 1e3 <= ttft_ms
@@ -282,7 +292,7 @@ def size_inference(
     tokens_per_s = float(best.output_tokens_per_s) if best is not None and len(ok) else 0.0
     return InferenceResult(
         model=model, accelerator=accelerator, count=int(count), precision=precision,
-        kv_precision=kv_precision, input_tokens=input_tokens, output_tokens=output_tokens,
+        kv_precision=kv_precision, stack=stack, input_tokens=input_tokens, output_tokens=output_tokens,
         fits=total_max_batch >= 1,
         tensor_parallel=int(best.tensor_parallel) if best is not None else 0,
         pipeline_parallel=int(best.pipeline_parallel) if best is not None else 0,
@@ -300,3 +310,48 @@ def size_inference(
         meets_latency=bool(len(ok)), rate_rps=rate_rps, accelerators_needed=needed,
         configurations=frame.reset_index(drop=True),
     )
+
+
+def max_output_tokens_per_s(
+    model: str,
+    accelerator: str,
+    count: int,
+    precision: str,
+    input_tokens: float,
+    output_tokens: float,
+    *,
+    stack: str | None = None,
+    stack_factor: float | None = None,
+    efficiency: Efficiency | None = None,
+) -> float:
+    """Output tokens/s of ``count`` accelerators at the best layout and batch, with no latency limit.
+
+    The same numbers as ``size_inference(...).max_output_tokens_per_s`` without building result
+    tables: the calibration evaluates it thousands of times. ``stack_factor`` overrides the stack's
+    factor (the calibration fits those factors).
+    """
+    spec = get_accelerator(accelerator)
+    eff = efficiency or load_efficiency()
+    if stack_factor is None:
+        _, stack_factor = eff.stacks.resolve("serving", stack, spec, precision)
+    kv_precision = default_kv_precision(precision)
+    tp, pp, replicas = _layout_arrays(accelerator, count)
+    if tp.size == 0:
+        return 0.0
+    hw = hardware_of([spec], [precision], [kv_precision], eff.inference, [stack_factor])
+    batch, perf = performance_over_batches(
+        _shape(model), hw, weight_bytes=bytes_per_value(precision), kv_bytes=bytes_per_value(kv_precision),
+        tp=tp, pp=pp, input_tokens=input_tokens, output_tokens=output_tokens, eff=eff.inference)
+    feasible = (batch >= 1) & (batch <= perf["max_batch"])
+    return float(np.where(feasible, perf["tokens_per_s"] * replicas, 0.0).max())
+
+
+@lru_cache(maxsize=256)
+def _layout_arrays(accelerator: str, count: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    grid = layouts(get_accelerator(accelerator), count)
+    return tuple(grid[c].to_numpy(float)[:, None] for c in ("tensor_parallel", "pipeline_parallel", "replicas"))  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=256)
+def _shape(model: str) -> ModelShape:
+    return ModelShape.of(get_model(model))

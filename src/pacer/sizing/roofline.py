@@ -148,7 +148,7 @@ class Hardware:
 
     peak_flops: FloatArray
     attention_peak_flops: FloatArray
-    software_efficiency: FloatArray
+    stack_efficiency: FloatArray
     hbm_bytes: FloatArray
     hbm_bytes_per_s: FloatArray
     link_bytes_per_s: FloatArray
@@ -185,11 +185,12 @@ def inference_performance(
     """
     tp_, pp_ = _f(tp), _f(pp)
     devices = tp_ * pp_
-    # Achieved shares of peak: the fitted factors, scaled by the serving stack's maturity on this
-    # vendor and, for MoE models, by the cost of routing and small grouped expert GEMMs.
-    stack = hw.software_efficiency * (eff.moe_efficiency.value if shape.experts else 1.0)
-    decode_mfu, prefill_mfu = eff.decode_mfu.value * stack, eff.prefill_mfu.value * stack
-    mbu = eff.decode_mbu.value * stack
+    # Achieved shares of peak: the fitted factors, for MoE models scaled by the cost of routing and small
+    # grouped expert GEMMs. The serving stack's factor on this vendor scales every step time below.
+    moe = eff.moe_efficiency.value if shape.experts else 1.0
+    decode_mfu, prefill_mfu = eff.decode_mfu.value * moe, eff.prefill_mfu.value * moe
+    mbu = eff.decode_mbu.value * moe
+    stack = hw.stack_efficiency
     inp, out = _f(input_tokens), _f(output_tokens)
     wb, kb = _f(weight_bytes), _f(kv_bytes)
 
@@ -215,7 +216,7 @@ def inference_performance(
     ar_decode = allreduce_seconds(tp_, micro * shape.hidden_size * ACTIVATION_BYTES, hw.link_bytes_per_s, eff)
     p2p = np.where(pp_ > 1, eff.pipeline_p2p_latency_s.value
                    + micro * shape.hidden_size * ACTIVATION_BYTES / hw.scaleout_bytes_per_s, 0.0)
-    tpot = t_memory + t_compute + 2.0 * shape.layers * ar_decode + pp_ * p2p
+    tpot = (t_memory + t_compute + 2.0 * shape.layers * ar_decode + pp_ * p2p) / stack
 
     # Prefill of one prompt: compute-bound over the replica (weight-bound if very short).
     prefill_compute = (2.0 * shape.active_params * inp / hw.peak_flops
@@ -225,10 +226,10 @@ def inference_performance(
     prefill_weights = weight_bytes_read(shape, inp, wb) / (hw.hbm_bytes_per_s * mbu)
     # Replica time one prompt occupies (stages pipeline successive prompts).
     prefill_busy = (np.maximum(prefill_compute / devices, prefill_weights / devices)
-                    + 2.0 * shape.layers / pp_ * ar_prefill)
+                    + 2.0 * shape.layers / pp_ * ar_prefill) / stack
     # Latency of one prompt (its stages run one after another).
     prefill_latency = (np.maximum(prefill_compute / tp_, prefill_weights / tp_)
-                       + 2.0 * shape.layers * ar_prefill + pp_ * p2p)
+                       + 2.0 * shape.layers * ar_prefill + pp_ * p2p) / stack
     ttft = prefill_latency + tpot
 
     cycle = b_eff * prefill_busy + out * tpot

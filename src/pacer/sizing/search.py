@@ -82,6 +82,7 @@ def size_search(
     precisions: Sequence[str] | None = None,
     ttft_ms: float | None = None,
     tpot_ms: float | None = None,
+    stack: str | None = None,
     efficiency: Efficiency | None = None,
 ) -> SearchResult:
     """Evaluate every accelerator x precision x (tensor, pipeline) layout x batch for ``model``.
@@ -89,6 +90,8 @@ def size_search(
     All combinations are stacked into arrays and evaluated by one call of the roofline model; the
     result keeps every configuration that fits within the latency limits, with its cost per million
     output tokens (catalog rental price) and whether it lies on the cost-latency Pareto front.
+    Each accelerator is served by ``stack`` where that stack runs on it (accelerators it does not run on
+    are left out), else by its vendor's default stack.
     """
     get_model(model)
     catalog = load_catalog()
@@ -103,14 +106,26 @@ def size_search(
     if input_tokens < 1 or output_tokens < 1:
         raise InputError("input_tokens/output_tokens", (input_tokens, output_tokens), "must be >= 1")
     eff = efficiency or load_efficiency()
+    if stack is not None:
+        if stack not in eff.stacks.names("serving"):
+            raise InputError("stack", stack, "is not a serving stack; allowed: " + ", ".join(eff.stacks.names("serving")))
+        runs_on = [s for s in specs if s.vendor in eff.stacks.stacks[stack].families]
+        if not runs_on:
+            raise InputError("stack", stack, "runs on none of these accelerators (it runs on "
+                             + ", ".join(eff.stacks.stacks[stack].families) + ")")
+        specs = runs_on
 
     rows = []
     for spec in specs:
         for precision in precisions or PRECISIONS:
             if spec.peak_tflops(precision) <= 0 or precision == "fp16":
                 continue
+            allowed = eff.stacks.stacks[eff.stacks.resolve("serving", stack, spec)[0]].precisions
+            if allowed is not None and precision not in allowed:
+                continue
             grid = layouts(spec, None)
             grid["accelerator"], grid["precision"] = spec.id, precision
+            grid["stack"], grid["stack_factor"] = eff.stacks.resolve("serving", stack, spec)
             rows.append(grid)
     if not rows:
         raise InputError("precisions", list(precisions or []), "no accelerator supports these precisions")
@@ -118,7 +133,7 @@ def size_search(
     spec_of = {s.id: s for s in specs}
     row_specs = [spec_of[a] for a in table.accelerator]
     kv = [default_kv_precision(p) for p in table.precision]
-    hw = hardware_of(row_specs, list(table.precision), kv, eff.inference)
+    hw = hardware_of(row_specs, list(table.precision), kv, eff.inference, table.stack_factor.to_numpy(float))
     col = lambda a: np.asarray(a, dtype=float)[:, None]  # noqa: E731
     hw = type(hw)(**{k: col(v) for k, v in hw.__dict__.items()})
     kwargs: dict[str, Any] = dict(
@@ -136,6 +151,7 @@ def size_search(
     frame = pd.DataFrame({
         "accelerator": np.repeat(table.accelerator.to_numpy(), n),
         "precision": np.repeat(table.precision.to_numpy(), n),
+        "stack": np.repeat(table["stack"].to_numpy(), n),
         "tensor_parallel": np.repeat(table.tensor_parallel.to_numpy(), n),
         "pipeline_parallel": np.repeat(table.pipeline_parallel.to_numpy(), n),
         "accelerators": np.repeat(group, n),

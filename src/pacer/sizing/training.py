@@ -11,6 +11,7 @@ import pandas as pd
 
 from pacer._result import Result, plain
 from pacer.catalog import Efficiency, get_accelerator, get_model, load_efficiency, load_facilities
+from pacer.catalog.schema import Accelerator, Model
 from pacer.errors import InputError
 from pacer.sizing.hardware import check_precision
 from pacer.sizing.roofline import ModelShape, training_flops, training_mfu
@@ -27,6 +28,7 @@ class TrainingResult(Result):
     model: str
     accelerator: str
     precision: str
+    stack: str
     tokens: float
     sequence_tokens: int
     gpus: int
@@ -54,6 +56,7 @@ class TrainingResult(Result):
             ("model", self.model),
             ("accelerator", f"{self.gpus:,} x {self.accelerator}" + ("" if self.gpus_given else " (sized)")),
             ("precision", self.precision),
+            ("training stack", self.stack),
             ("tokens", self.tokens),
             ("training FLOPs", self.train_flops),
             ("MFU", self.mfu),
@@ -66,6 +69,25 @@ class TrainingResult(Result):
         ]
 
 
+def achieved_mfu(arch: Model, spec: Accelerator, precision: str, gpus: float, efficiency: Efficiency,
+                 stack_factor: float = 1.0) -> float:
+    """Model FLOP utilisation (share of the dense peak at ``precision``) of a training run on ``gpus``.
+
+    The size-and-cluster curve of :func:`~pacer.sizing.roofline.training_mfu`, derated for 8-bit training
+    (attention, norms, communication and the optimiser stay at 16 bits, so fp8 runs reach a smaller
+    share of their doubled peak), for mixture-of-experts models (all-to-all and small expert GEMMs) and
+    by the training stack's factor on the accelerator's vendor.
+    """
+    eff = efficiency.training
+    flop_per_byte = spec.peak_tflops(precision) / spec.hbm_tbps  # FLOP per byte
+    mfu = float(training_mfu(arch.hidden_size, flop_per_byte, gpus, eff))
+    if precision == "fp8":
+        mfu *= eff.fp8_training_efficiency.value
+    if arch.is_moe:
+        mfu *= eff.moe_training_efficiency.value
+    return mfu * stack_factor
+
+
 def size_training(
     model: str,
     tokens: float,
@@ -75,6 +97,7 @@ def size_training(
     *,
     sequence_tokens: int | None = None,
     days: float | None = None,
+    stack: str | None = None,
     efficiency: Efficiency | None = None,
 ) -> TrainingResult:
     """Size a training run of ``model`` over ``tokens`` on ``accelerator``.
@@ -88,6 +111,9 @@ def size_training(
         ``efficiency.yaml``: ``training.default_days``).
     sequence_tokens
         Sequence length for attention FLOPs; default ``min(max_context, training.max_sequence_tokens)``.
+    stack
+        Training stack (megatron, fsdp, jax); by default the accelerator vendor's usual stack. Its
+        factor on the vendor scales the model FLOP utilisation.
 
     Returns
     -------
@@ -107,15 +133,18 @@ def size_training(
         raise InputError("days", days, "must be > 0")
     if sequence_tokens is not None and sequence_tokens < 1:
         raise InputError("sequence_tokens", sequence_tokens, "must be a positive integer")
-    eff = (efficiency or load_efficiency()).training
+    if precision not in ("bf16", "fp16", "fp8"):
+        raise InputError("precision", precision, "training runs at bf16, fp16 or fp8")
+    full = efficiency or load_efficiency()
+    stack, stack_factor = full.stacks.resolve("training", stack, spec)
+    eff = full.training
     seq = sequence_tokens or int(min(arch.max_context, eff.max_sequence_tokens.value))
     shape = ModelShape.of(arch)
     flops = float(training_flops(shape, tokens, seq))
     peak = spec.peak_tflops(precision) * 1e12
-    flop_per_byte = peak / (spec.hbm_tbps * 1e12)
 
     def mfu_at(n: float) -> float:
-        return float(training_mfu(arch.hidden_size, flop_per_byte, n, eff))
+        return achieved_mfu(arch, spec, precision, n, full, stack_factor)
 
     gpus_given = gpus is not None
     if gpus is None:
@@ -131,7 +160,7 @@ def size_training(
     fac = load_facilities()
     gpu_it_w = spec.server_power_per_accelerator_w * (1.0 + fac.network_storage_overhead.value)
     return TrainingResult(
-        model=model, accelerator=accelerator, precision=precision, tokens=float(tokens),
+        model=model, accelerator=accelerator, precision=precision, stack=stack, tokens=float(tokens),
         sequence_tokens=seq, gpus=int(gpus), gpus_given=gpus_given, train_flops=flops, mfu=mfu,
         tflops_per_gpu=achieved / 1e12, gpu_hours=gpu_hours, days=gpu_hours / gpus / 24.0,
         power_mw=gpus * gpu_it_w / 1e6, energy_mwh=gpu_hours * gpu_it_w / 1e6,

@@ -1,0 +1,41 @@
+"""The calibration set spans the field: every row sourced, enough rows, accelerators and vendors."""
+
+import math
+
+import pytest
+
+from pacer.catalog import get_accelerator, get_model, load_efficiency
+from pacer.sizing.calibration import STACK_KIND, load_targets, predict, section_of
+
+TABLE = load_targets()
+
+
+def test_calibration_set_spans_the_field():
+    used = TABLE[[section_of(r) is not None for r in TABLE.to_dict("records")]]
+    assert len(used) >= 150
+    assert used.accelerator.nunique() >= 8
+    assert used.vendor.nunique() >= 3
+    assert set(used.kind) >= {"training", "inference"}
+    assert used.source_group.nunique() >= 20
+
+
+def test_every_row_is_sourced_and_named_in_the_catalog():
+    eff = load_efficiency()
+    assert TABLE.id.is_unique
+    for row in TABLE.to_dict("records"):
+        assert isinstance(row["source"], str) and len(row["source"]) > 20, row["id"]
+        assert isinstance(row["source_group"], str) and row["source_group"], row["id"]
+        if isinstance(row["model"], str):
+            get_model(row["model"])
+        if isinstance(row["accelerator"], str):
+            section = section_of(row)
+            spec = get_accelerator(row["accelerator"])
+            if section is not None:
+                eff.stacks.resolve(STACK_KIND[section], row["stack"], spec)  # raises if unknown or wrong vendor
+
+
+@pytest.mark.parametrize("row", [r for r in TABLE.to_dict("records") if section_of(r) is not None],
+                         ids=lambda r: r["id"])
+def test_every_row_has_a_finite_estimate(row):
+    value = predict(row)
+    assert math.isfinite(value) and value > 0, row["id"]
