@@ -54,6 +54,11 @@ class Precision(StrEnum):
     w4a16 = "w4a16"
 
 
+class Mode(StrEnum):
+    aggregated = "aggregated"
+    disaggregated = "disaggregated"
+
+
 StackOption = Annotated[str | None, typer.Option(
     help="Software stack (pacer catalog stacks); default: the accelerator vendor's usual stack.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
@@ -145,6 +150,11 @@ def size_inference_cmd(
     rate: Annotated[float | None, typer.Option(help="Requests/s to serve: answers accelerators needed.")] = None,
     kv_precision: Annotated[Precision | None, typer.Option(help="KV-cache precision.")] = None,
     stack: StackOption = None,
+    mode: Annotated[Mode, typer.Option(help="aggregated, or disaggregated prefill and decode pools.")] = Mode.aggregated,
+    prefill_gpus: Annotated[int | None, typer.Option(help="Prefill pool (disaggregated); default: chosen.")] = None,
+    decode_gpus: Annotated[int | None, typer.Option(help="Decode pool (disaggregated); default: chosen.")] = None,
+    expert_parallel: Annotated[int | None, typer.Option(
+        help="Wide expert parallelism of the decode pool (disaggregated MoE); default: chosen.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Fit, batch, latency, throughput, power and cost of serving a model."""
@@ -153,7 +163,8 @@ def size_inference_cmd(
     result = size_inference(
         model, accelerator, count, precision.value, input_tokens, output_tokens,
         ttft_ms=ttft_ms, tpot_ms=tpot_ms, rate_rps=rate,
-        kv_precision=kv_precision.value if kv_precision else None, stack=stack,
+        kv_precision=kv_precision.value if kv_precision else None, stack=stack, mode=mode.value,
+        prefill_gpus=prefill_gpus, decode_gpus=decode_gpus, expert_parallel=expert_parallel,
     )
     if as_json:
         _emit_json(result.to_dict())
@@ -195,6 +206,8 @@ def size_search_cmd(
     precision: Annotated[list[Precision] | None, typer.Option(help="Restrict to these precisions (repeat).")] = None,
     plot: Annotated[str | None, typer.Option(help="Write the Pareto front as an HTML chart here.")] = None,
     stack: StackOption = None,
+    mode: Annotated[list[Mode] | None, typer.Option(
+        help="Serving modes to cover (repeat); default: aggregated.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Every accelerator x precision x parallelism x batch, and the cost-latency Pareto front."""
@@ -202,7 +215,8 @@ def size_search_cmd(
 
     result = size_search(model, input_tokens, output_tokens, accelerators=accelerator or None,
                          precisions=[p.value for p in precision] if precision else None,
-                         ttft_ms=ttft_ms, tpot_ms=tpot_ms, stack=stack)
+                         ttft_ms=ttft_ms, tpot_ms=tpot_ms, stack=stack,
+                         modes=[m.value for m in mode] if mode else ("aggregated",))
     if plot:
         _write_html(plot, "Pareto")
         from pacer.report.sizing import pareto_figure

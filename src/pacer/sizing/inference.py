@@ -19,6 +19,8 @@ from pacer.sizing.roofline import Hardware, ModelShape, inference_performance
 
 #: Batch sizes tried per layout (a geometric grid; each layout's own largest batch is added).
 BATCH_GRID = np.unique(np.round(np.geomspace(1, 8192, 60)))
+#: Serving modes: every replica prefills and decodes, or separate prefill and decode pools.
+MODES = ("aggregated", "disaggregated")
 #: Largest pipeline depth considered when a model does not fit one scale-up domain.
 MAX_PIPELINE_STAGES = 16
 #: Largest tensor-parallel degree considered: beyond it per-rank GEMMs are too thin to pay off, even
@@ -78,11 +80,22 @@ class InferenceResult(Result):
     meets_latency: bool
     rate_rps: float | None = None
     accelerators_needed: int | None = None
+    mode: str = "aggregated"
+    prefill_gpus: int | None = None
+    decode_gpus: int | None = None
+    decode_output_tokens_per_s: float | None = None
+    prefill_layout: str | None = None
+    decode_layout: str | None = None
+    kv_transfer_ms: float | None = None
     configurations: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_dict(self) -> dict[str, Any]:
-        """Every scalar field as JSON-ready values (the CLI's ``--json`` contract)."""
-        out = {k: v for k, v in self.__dict__.items() if k != "configurations"}
+        """Every scalar field as JSON-ready values (the CLI's ``--json`` contract); the pools of a
+        disaggregated deployment only where it is one."""
+        pools = ("prefill_gpus", "decode_gpus", "decode_output_tokens_per_s", "prefill_layout", "decode_layout",
+                 "kv_transfer_ms")
+        out = {k: v for k, v in self.__dict__.items()
+               if k != "configurations" and not (self.mode == "aggregated" and k in pools)}
         out["output_tokens_per_s_per_gpu"] = self.max_output_tokens_per_s / max(self.count, 1)
         return plain(out)
 
@@ -99,7 +112,22 @@ class InferenceResult(Result):
             ("tokens in / out", f"{self.input_tokens} / {self.output_tokens}"),
             ("fits", self.fits),
         ]
-        if self.fits:
+        if self.fits and self.mode == "disaggregated":
+            rows += [
+                ("mode", "disaggregated (prefill and decode pools)"),
+                ("prefill pool", f"{self.prefill_gpus} accelerators: {self.prefill_layout}"),
+                ("decode pool", f"{self.decode_gpus} accelerators: {self.decode_layout}"),
+                ("decode batch (all replicas)", self.batch),
+                ("KV transfer per request (ms)", self.kv_transfer_ms),
+                ("TTFT (ms)", self.ttft_s * 1e3),
+                ("TPOT (ms)", self.tpot_s * 1e3),
+                ("output tokens/s (deployment)", self.max_output_tokens_per_s),
+                ("output tokens/s (decode pool capacity)", self.decode_output_tokens_per_s),
+                ("requests/s", self.requests_per_s),
+                ("power (kW, servers)", self.power_kw),
+                ("USD per million output tokens", self.usd_per_million_output_tokens),
+            ]
+        elif self.fits:
             rows += [
                 ("layout", f"TP{self.tensor_parallel} x PP{self.pipeline_parallel} x {self.replicas} replicas"),
                 ("max batch (all replicas)", self.max_batch),
@@ -190,6 +218,10 @@ def size_inference(
     rate_rps: float | None = None,
     kv_precision: str | None = None,
     stack: str | None = None,
+    mode: str = "aggregated",
+    prefill_gpus: int | None = None,
+    decode_gpus: int | None = None,
+    expert_parallel: int | None = None,
     efficiency: Efficiency | None = None,
 ) -> InferenceResult:
     """Size an inference service of ``model`` on ``accelerator``.
@@ -214,6 +246,14 @@ def size_inference(
     stack
         Serving stack (``pacer catalog stacks``: tuned, trtllm, vllm, sglang, jetstream); by default the
         accelerator vendor's usual stack. Its factor on the vendor scales every step time.
+    mode
+        ``aggregated`` (every replica prefills and decodes) or ``disaggregated`` (separate prefill and
+        decode pools, :mod:`pacer.sizing.disaggregated`).
+    prefill_gpus, decode_gpus
+        Accelerators of each pool of a disaggregated deployment; chosen by pacer when not given.
+    expert_parallel
+        Expert-parallel degree of the decode pool of a disaggregated mixture-of-experts deployment
+        (wide EP, DeepSeek-V3 style); chosen by pacer among 8-256 when not given.
     efficiency
         Efficiency factors; defaults to the calibrated ``catalog/efficiency.yaml``.
 
@@ -235,6 +275,23 @@ def size_inference(
         _positive(name, value)
     eff = efficiency or load_efficiency()
     stack, stack_factor = eff.stacks.resolve("serving", stack, spec, precision)
+    if mode not in MODES:
+        raise InputError("mode", mode, "must be one of " + ", ".join(MODES))
+    _positive_int("prefill_gpus", prefill_gpus)
+    _positive_int("decode_gpus", decode_gpus)
+    _positive_int("expert_parallel", expert_parallel)
+    if mode == "aggregated":
+        for name, value in (("prefill_gpus", prefill_gpus), ("decode_gpus", decode_gpus),
+                            ("expert_parallel", expert_parallel)):
+            if value is not None:
+                raise InputError(name, value, "applies to --mode disaggregated only")
+    else:
+        from pacer.sizing.disaggregated import size_disaggregated
+
+        return size_disaggregated(
+            model, accelerator, count, precision, input_tokens, output_tokens, kv_precision=kv_precision,
+            stack=stack, stack_factor=stack_factor, ttft_ms=ttft_ms, tpot_ms=tpot_ms, prefill_gpus=prefill_gpus,
+            decode_gpus=decode_gpus, expert_parallel=expert_parallel, rate_rps=rate_rps, efficiency=eff)
 
     grid = layouts(spec, count)
     frame = evaluate_grid(model, spec, grid, precision, kv_precision, input_tokens, output_tokens, eff,

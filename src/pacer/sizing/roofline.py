@@ -45,6 +45,7 @@ class ModelShape:
     layers: int
     hidden_size: int
     attention_width: int
+    decode_attention_width: int
     kv_heads: int
     kv_values_per_token_layer: int
     kv_sharded_by_heads: bool
@@ -75,6 +76,9 @@ class ModelShape:
             layers=model.layers,
             hidden_size=model.hidden_size,
             attention_width=model.attention_heads * model.head_dim,
+            # MLA decodes with the up-projections absorbed: every head attends over the latent cache.
+            decode_attention_width=(model.attention_heads * (model.kv_lora_rank + model.qk_rope_head_dim)
+                                    if model.attention == "mla" else model.attention_heads * model.head_dim),
             kv_heads=model.kv_heads,
             kv_values_per_token_layer=kv_values,
             kv_sharded_by_heads=model.attention != "mla",
@@ -107,11 +111,12 @@ def kv_shards(shape: ModelShape, tp: ArrayLike) -> FloatArray:
     return np.minimum(_f(tp), shape.kv_heads)
 
 
-def attention_flops_per_token(shape: ModelShape, context: ArrayLike) -> FloatArray:
-    """Forward FLOPs of QK^T and AV for one new token attending to ``context`` cached tokens."""
+def attention_flops_per_token(shape: ModelShape, context: ArrayLike, decode: bool = False) -> FloatArray:
+    """Forward FLOPs of QK^T and AV for one new token attending to ``context`` cached tokens (``decode``:
+    as a decode step computes them, over MLA's latent cache where the model has one)."""
     c = _f(context)
     attended = shape.global_layers * c + shape.local_layers * np.minimum(c, shape.window_tokens)
-    return 4.0 * shape.attention_width * attended
+    return 4.0 * (shape.decode_attention_width if decode else shape.attention_width) * attended
 
 
 def prefill_attention_flops(shape: ModelShape, prompt_tokens: ArrayLike) -> FloatArray:
@@ -211,7 +216,7 @@ def inference_performance(
     t_memory = (weights_read + kv_read) / (hw.hbm_bytes_per_s * mbu)
     # Attention runs at the KV cache's precision (4-bit weights still attend in 8 or 16 bits).
     t_compute = b_eff * (2.0 * shape.active_params / hw.peak_flops
-                         + attention_flops_per_token(shape, context) / hw.attention_peak_flops
+                         + attention_flops_per_token(shape, context, decode=True) / hw.attention_peak_flops
                          ) / devices / decode_mfu
     ar_decode = allreduce_seconds(tp_, micro * shape.hidden_size * ACTIVATION_BYTES, hw.link_bytes_per_s, eff)
     p2p = np.where(pp_ > 1, eff.pipeline_p2p_latency_s.value
@@ -241,9 +246,66 @@ def inference_performance(
         "ttft_s": ttft,
         "tpot_s": tpot,
         "tokens_per_s": tokens_per_s,
+        "prefill_busy_s": prefill_busy + 0.0 * b,
+        "prefill_latency_s": prefill_latency + 0.0 * b,
         "weights_gb_per_gpu": weights_per_gpu / 1e9,
         "kv_gb_per_request": kv_full_request / 1e9,
     }
+
+
+def wide_ep_decode(
+    shape: ModelShape,
+    hw: Hardware,
+    *,
+    weight_bytes: ArrayLike,
+    kv_bytes: ArrayLike,
+    ep: ArrayLike,
+    scaleup_domain: float,
+    batch: ArrayLike | None,
+    input_tokens: ArrayLike,
+    output_tokens: ArrayLike,
+    eff: InferenceEfficiency,
+) -> dict[str, FloatArray]:
+    """Decode of a mixture-of-experts model with wide expert parallelism (DeepSeek-V3 style).
+
+    ``ep`` accelerators hold the routed experts split between them and replicate everything else
+    (attention with data-parallel requests, shared experts, dense layers); each accelerator runs its
+    own ``batch`` requests. Every MoE layer dispatches each token to its top-k experts and combines the
+    results: two all-to-all exchanges over the scale-up link while ``ep`` fits in one scale-up domain
+    (NVLink, an NVL72 rack), else over the scale-out network. The step is the sum of streaming the
+    replicated weights, the local experts the whole group's tokens touch and the KV cache, the GEMM and
+    attention FLOPs, and the all-to-alls. Returns per-accelerator ``max_batch``, ``tpot_s`` and
+    ``tokens_per_s``, broadcast over the arguments.
+    """
+    ep_, wb, kb = _f(ep), _f(weight_bytes), _f(kv_bytes)
+    inp, out = _f(input_tokens), _f(output_tokens)
+    replicated = shape.total_params - shape.routed_expert_params
+    weights_per_gpu = (replicated + shape.routed_expert_params / ep_) * wb
+    usable = hw.hbm_bytes * (eff.memory_usable_fraction.value - eff.activation_reserve_fraction.value)
+    kv_request = kv_bytes_per_sequence(shape, inp + out, kb)
+    max_batch = np.clip(np.floor((usable - weights_per_gpu) / kv_request), 0, eff.max_batch_per_replica.value)
+    b = max_batch if batch is None else _f(batch) + 0.0 * max_batch
+    b_eff = np.maximum(b, 1.0)
+    moe = eff.moe_efficiency.value
+    context = inp + out / 2.0
+    # Distinct local experts the group's b * ep tokens are routed to.
+    local_share = 1.0 - (1.0 - shape.experts_per_token / max(shape.experts, 1)) ** (b_eff * ep_)
+    weights_read = (replicated + shape.routed_expert_params / ep_ * local_share) * wb
+    kv_read = b_eff * kv_bytes_per_sequence(shape, context, kb)
+    t_memory = (weights_read + kv_read) / (hw.hbm_bytes_per_s * eff.decode_mbu.value * moe)
+    t_compute = b_eff * (2.0 * shape.active_params / hw.peak_flops
+                         + attention_flops_per_token(shape, context, decode=True) / hw.attention_peak_flops
+                         ) / (eff.decode_mfu.value * moe)
+    # Dispatch in 8 bits, combine in 16; the share (ep - 1) / ep of it leaves the accelerator.
+    moe_layers = shape.layers  # every layer but the few leading dense ones routes; counted as all
+    bytes_out = b_eff * shape.experts_per_token * shape.hidden_size * (1.0 + ACTIVATION_BYTES) * (ep_ - 1) / ep_
+    link = np.where(ep_ <= scaleup_domain, hw.link_bytes_per_s * eff.scaleup_link_efficiency.value,
+                    hw.scaleout_bytes_per_s * eff.scaleup_link_efficiency.value)
+    t_all_to_all = moe_layers * (bytes_out / link + 2.0 * eff.collective_latency_s.value)
+    tpot = (t_memory + t_compute + t_all_to_all) / hw.stack_efficiency
+    return {"max_batch": max_batch, "batch": b, "tpot_s": tpot,
+            "tokens_per_s": np.where(max_batch >= 1, b_eff / tpot, 0.0),
+            "weights_gb_per_gpu": weights_per_gpu / 1e9 + 0.0 * b, "kv_gb_per_request": kv_request / 1e9 + 0.0 * b}
 
 
 def training_flops(shape: ModelShape, tokens: ArrayLike, sequence_tokens: ArrayLike) -> FloatArray:

@@ -67,8 +67,9 @@ class SearchResult(Result):
         picks = np.unique(np.linspace(0, len(front) - 1, min(len(front), 12)).round().astype(int))
         records: list[dict[Any, Any]] = front.iloc[picks].to_dict("records") if len(front) else []
         for r in records:
-            rows.append((f"{r['accelerator']} {r['precision']} TP{r['tensor_parallel']}xPP{r['pipeline_parallel']} "
-                         f"batch {int(r['batch'])}",
+            layout = (f"disaggregated {int(r['prefill_gpus'])}+{int(r['decode_gpus'])}"
+                      if r.get("mode") == "disaggregated" else f"TP{r['tensor_parallel']}xPP{r['pipeline_parallel']}")
+            rows.append((f"{r['accelerator']} {r['precision']} {layout} batch {int(r['batch'])}",
                          f"{r['tpot_s'] * 1e3:.1f} ms/token, ${r['usd_per_million_output_tokens']:.3g}/Mtok"))
         return rows
 
@@ -83,6 +84,7 @@ def size_search(
     ttft_ms: float | None = None,
     tpot_ms: float | None = None,
     stack: str | None = None,
+    modes: Sequence[str] = ("aggregated",),
     efficiency: Efficiency | None = None,
 ) -> SearchResult:
     """Evaluate every accelerator x precision x (tensor, pipeline) layout x batch for ``model``.
@@ -91,8 +93,15 @@ def size_search(
     result keeps every configuration that fits within the latency limits, with its cost per million
     output tokens (catalog rental price) and whether it lies on the cost-latency Pareto front.
     Each accelerator is served by ``stack`` where that stack runs on it (accelerators it does not run on
-    are left out), else by its vendor's default stack.
+    are left out), else by its vendor's default stack. ``modes`` adds, with ``disaggregated``, the best
+    disaggregated deployment pacer sizes per accelerator and precision (prefill and decode pools, wide
+    expert parallelism for MoE models); such rows carry ``prefill_gpus`` and ``decode_gpus``.
     """
+    from pacer.sizing.inference import MODES
+
+    for m in modes:
+        if m not in MODES:
+            raise InputError("modes", m, "must be among " + ", ".join(MODES))
     get_model(model)
     catalog = load_catalog()
     accelerator_ids = list(accelerators or catalog.accelerators)
@@ -169,7 +178,35 @@ def size_search(
         ok &= frame.tpot_s * 1e3 <= tpot_ms
     frame = frame[ok].drop_duplicates(["accelerator", "precision", "tensor_parallel",
                                        "pipeline_parallel", "batch"]).reset_index(drop=True)
+    frame["mode"] = "aggregated"
+    if "aggregated" not in modes:
+        frame = frame.iloc[0:0]
+    if "disaggregated" in modes:
+        frame = pd.concat([frame, _disaggregated_rows(model, table, input_tokens, output_tokens, ttft_ms, tpot_ms,
+                                                      eff)], ignore_index=True)
     frame["usd_per_million_output_tokens"] = frame.usd_per_hour / (frame.output_tokens_per_s * 3600) * 1e6
     frame["on_front"] = pareto_front(frame.usd_per_million_output_tokens.to_numpy(), frame.tpot_s.to_numpy())
     return SearchResult(model=model, input_tokens=input_tokens, output_tokens=output_tokens,
                         configurations=frame)
+
+
+def _disaggregated_rows(model: str, table: pd.DataFrame, input_tokens: int, output_tokens: int,
+                        ttft_ms: float | None, tpot_ms: float | None, eff: Efficiency) -> pd.DataFrame:
+    """The disaggregated deployment pacer sizes for each accelerator and precision of the search."""
+    from pacer.sizing.disaggregated import size_disaggregated
+
+    rows = []
+    for (accelerator, precision, stack, factor), _ in table.groupby(
+            ["accelerator", "precision", "stack", "stack_factor"], sort=False):
+        result = size_disaggregated(model, accelerator, None, precision, input_tokens, output_tokens,
+                                    kv_precision=default_kv_precision(precision), stack=stack, stack_factor=factor,
+                                    ttft_ms=ttft_ms, tpot_ms=tpot_ms, efficiency=eff)
+        if result.max_output_tokens_per_s <= 0:
+            continue
+        rows.append({"accelerator": accelerator, "precision": precision, "stack": stack, "tensor_parallel": 0,
+                     "pipeline_parallel": 0, "accelerators": result.count, "batch": result.batch,
+                     "max_batch": result.max_batch, "ttft_s": result.ttft_s, "tpot_s": result.tpot_s,
+                     "output_tokens_per_s": result.max_output_tokens_per_s, "usd_per_hour": result.usd_per_hour,
+                     "mode": "disaggregated", "prefill_gpus": result.prefill_gpus, "decode_gpus": result.decode_gpus,
+                     "decode_layout": result.decode_layout})
+    return pd.DataFrame(rows)
