@@ -16,7 +16,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pacer.catalog import get_accelerator, load_catalog
+from pacer.catalog import get_accelerator, load_catalog, load_efficiency
 from pacer.errors import InputError, PacerError, did_you_mean, short_repr
 
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
@@ -136,6 +136,7 @@ class TrainingCampaign(_Strict):
     region: str
     tenant: str = "self"
     precision: Literal["bf16", "fp16", "fp8"] = "bf16"
+    stack: str | None = Field(default=None, description="training stack (megatron, fsdp, jax); default per vendor")
 
     _q = field_validator("start", mode="before")(_check_quarter)
 
@@ -156,7 +157,8 @@ class InferenceService(_Strict):
     output_tokens: int = Field(default=300, ge=1)
     ttft_ms: float | None = Field(default=None, gt=0)
     tpot_ms: float | None = Field(default=None, gt=0)
-    precision: Literal["bf16", "fp16", "fp8", "int8", "fp4"] = "fp8"
+    precision: Literal["bf16", "fp16", "fp8", "int8", "fp4", "w8a16", "w4a16"] = "fp8"
+    stack: str | None = Field(default=None, description="serving stack (trtllm, vllm, sglang, ...); default per vendor")
     peak_to_average: float = Field(default=1.5, ge=1.0, le=10.0)
     start: str | None = None
     region: str
@@ -623,11 +625,23 @@ def _cross_check(s: Scenario) -> None:
     if not s.demand.training and not s.demand.inference and s.demand.table is None:
         raise InputError("demand", "no workloads", "needs training or inference workloads, or a demand table")
     roadmap_accelerators = set(s.accelerator_at())
+    stacks = load_efficiency().stacks
     for i, w in enumerate(s.demand.inference):
-        for acc in roadmap_accelerators:
+        for acc in sorted(roadmap_accelerators):
             if get_accelerator(acc).peak_tflops(w.precision) <= 0:
                 raise InputError(f"demand.inference[{i}].precision", w.precision,
                                  f"not supported by roadmap accelerator {acc}")
+    workloads: list[tuple[str, Literal["serving", "training"], int, str | None]] = [
+        *(("training", "training", i, w.stack) for i, w in enumerate(s.demand.training)),
+        *(("inference", "serving", i, w.stack) for i, w in enumerate(s.demand.inference))]
+    for name, kind, i, stack in workloads:
+        if stack is None:
+            continue
+        for acc in sorted(roadmap_accelerators):
+            try:
+                stacks.resolve(kind, stack, get_accelerator(acc), field=f"demand.{name}[{i}].stack")
+            except PacerError as exc:
+                raise InputError(f"demand.{name}[{i}].stack", stack, str(exc).split(": ", 1)[1]) from None
 
 
 def _require_unique(names: list[str], where: str, field: str, what: str) -> None:

@@ -102,9 +102,14 @@ def test_user_demand_table(tmp_path, seed_raw):
                                           0.25 * 1000 + 0.75 * 8000])
     # Scenarios share the first quarter (identical there), then branch.
     assert (result.tree.nodes.quarter == 0).sum() == 1
-    # GPUs are counted on the roadmap's accelerator: H100e / (B200 bf16 / H100 bf16).
+    # GPUs are counted on the roadmap's accelerator: H100e / (a B200's H100e for serving, from the sizing
+    # engine on the reference service, since a demand table names no workloads).
+    from pacer.demand.workloads import REFERENCE_SERVICE, output_tokens_per_gpu_s
+
+    per_gpu = output_tokens_per_gpu_s(REFERENCE_SERVICE, "b200") / output_tokens_per_gpu_s(REFERENCE_SERVICE, "h100-sxm")
+    assert result.dataset.attrs["h100e_per_gpu"]["b200"]["inference"] == pytest.approx(per_gpu)
     b200 = float(result.expected("gpus").sel(region="us", workload="inference", accelerator="b200")[0])
-    assert b200 == pytest.approx(1000 / (2250 / 989.4), rel=0.02)
+    assert b200 == pytest.approx(1000 / per_gpu, rel=1e-6)
 
 
 def test_user_table_probabilities_must_sum_to_one(tmp_path, seed_raw):

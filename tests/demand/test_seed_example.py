@@ -28,9 +28,11 @@ def test_inference_share_rises_every_year_and_crosses_half(seed_forecast):
 
 
 @pytest.mark.parametrize("year", sorted(EPOCH_LAB_H100E))
-def test_lab_path_within_30pct_of_epoch(seed_forecast, year):
+def test_lab_path_within_35pct_of_epoch(seed_forecast, year):
+    """Epoch counts H100-equivalents by peak FLOP/s; pacer counts them per workload from the sizing engine,
+    where an H200 serving counts for about 1.17 H100s (its memory), so 2024, the H200 year, reads higher."""
     lab = seed_forecast.to_dict()["gpus_h100e_by_tenant"]["lab"][year]
-    assert lab == pytest.approx(EPOCH_LAB_H100E[year], rel=0.30)
+    assert lab == pytest.approx(EPOCH_LAB_H100E[year], rel=0.35)
 
 
 def test_tree_is_valid_and_keeps_scenario_spread(seed_forecast):
@@ -53,3 +55,16 @@ def test_dataset_shape_and_power(seed_forecast):
     frame = seed_forecast.to_frame()
     assert {"node", "region", "workload", "gpus_h100e", "facility_mw"} <= set(frame.columns)
     assert "seed-2025" in seed_forecast.summary()
+
+
+def test_json_carries_h100e_per_gpu_per_workload_from_sizing(seed_forecast):
+    table = seed_forecast.to_dict()["h100e_per_gpu"]
+    from pacer.scenario import load_scenario
+
+    from .conftest import SEED
+
+    roadmap = {e.accelerator for e in load_scenario(SEED).roadmap}
+    assert set(table) == roadmap
+    assert table["h100-sxm"] == {"training": 1.0, "inference": 1.0}
+    for acc, worth in table.items():
+        assert set(worth) == {"training", "inference"} and worth["training"] > 0 and worth["inference"] > 0, acc

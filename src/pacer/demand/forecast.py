@@ -31,8 +31,10 @@ from pacer.catalog import get_accelerator, load_facilities
 from pacer.demand.drivers import DriverEvent, sample_growth_paths
 from pacer.demand.scenarios import ScenarioTree, leaf_paths, reduce_to_tree, tree_from_scenarios
 from pacer.demand.workloads import (
+    REFERENCE_ACCELERATOR,
     SECONDS_PER_QUARTER,
     campaign_flops,
+    h100e_per_gpu,
     output_tokens_per_gpu_s,
     training_flops_per_gpu_s,
 )
@@ -41,7 +43,6 @@ from pacer.scenario import Scenario, load_scenario, quarter
 
 WORKLOADS = ("training", "inference")
 DRIVERS = ("training_compute", "tokens_served", "algorithmic_efficiency")
-REFERENCE_ACCELERATOR = "h100-sxm"
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
@@ -123,6 +124,7 @@ class DemandForecast(Result):
             "nodes": len(self.tree.nodes),
             "leaves": self.tree.n_leaves,
             "inference_share": self.inference_share_by_year(),
+            "h100e_per_gpu": self.dataset.attrs["h100e_per_gpu"],
             "gpus_h100e": self._by_year_end(h100e),
             "facility_mw": self._by_year_end(facility),
             "it_mw": self._by_year_end(self.expected("it_mw").sum(("region", "workload"))),
@@ -188,7 +190,7 @@ def _per_path_demand(
     by_tenant = np.zeros((n_paths, n_q, len(tenants), len(regions), len(WORKLOADS)))
     q0 = quarter(s.horizon.start)
     quarter_index = np.arange(n_q)
-    h100e = np.array([_h100e_factor(a) for a in accelerators])
+    factors = h100e_factors(s, accelerators)  # (accelerators, workloads)
 
     train_level = levels[:, :, 0]
     for c in s.demand.training:
@@ -203,7 +205,7 @@ def _per_path_demand(
         run_acc = np.eye(len(accelerators))[acc_index[starts]]  # (runs, accelerators)
         contribution = np.einsum("pr,rq,ra->pqa", run_gpus, occupancy.astype(float), run_acc)
         gpus[:, :, regions.index(c.region), 0, :] += contribution
-        by_tenant[:, :, tenants.index(c.tenant), regions.index(c.region), 0] += contribution @ h100e
+        by_tenant[:, :, tenants.index(c.tenant), regions.index(c.region), 0] += contribution @ factors[:, 0]
 
     tokens_level, efficiency_level = levels[:, :, 1], levels[:, :, 2]
     one_hot = np.eye(len(accelerators))[acc_index]  # (quarters, accelerators)
@@ -215,12 +217,26 @@ def _per_path_demand(
         need = np.where(quarter_index >= start, output_rate / (per_gpu * efficiency_level), 0.0)  # (paths, q)
         contribution = need[:, :, None] * one_hot[None, :, :]
         gpus[:, :, regions.index(svc.region), 1, :] += contribution
-        by_tenant[:, :, tenants.index(svc.tenant), regions.index(svc.region), 1] += contribution @ h100e
+        by_tenant[:, :, tenants.index(svc.tenant), regions.index(svc.region), 1] += contribution @ factors[:, 1]
     return gpus, accelerators, tenants, by_tenant
 
 
-def _h100e_factor(accelerator: str) -> float:
-    return get_accelerator(accelerator).peak_tflops("bf16") / get_accelerator(REFERENCE_ACCELERATOR).peak_tflops("bf16")
+def h100e_per_gpu_of(s: Scenario, accelerators: list[str] | None = None) -> dict[str, dict[str, float]]:
+    """H100-equivalents of one accelerator per workload for this scenario's workloads (sizing engine;
+    :func:`pacer.demand.workloads.h100e_per_gpu`), for ``accelerators`` (default: the whole roadmap)."""
+    names = accelerators if accelerators is not None else list(dict.fromkeys(e.accelerator for e in s.roadmap))
+    return h100e_per_gpu(names, s.demand.training, s.demand.inference)
+
+
+def h100e_factors(s: Scenario, accelerators: list[str]) -> np.ndarray:
+    """:func:`h100e_per_gpu_of` as an array (accelerators, workloads)."""
+    table = h100e_per_gpu_of(s, accelerators)
+    return np.array([[table[a][w] for w in WORKLOADS] for a in accelerators])
+
+
+def to_h100e(gpus: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """GPUs (..., workload, accelerator) in H100-equivalents (..., workload)."""
+    return np.einsum("...wa,aw->...w", gpus, factors)
 
 
 def _it_w_per_gpu(accelerator: str) -> float:
@@ -238,7 +254,7 @@ def demand_paths(s: Scenario, n_paths: int, seed: int) -> np.ndarray:
     levels = sample_growth_paths(n_paths, len(s.quarters), growth, vol, correlation=s.demand.drivers.correlation,
                                  events=events, seed=seed)
     gpus, accelerators, _, _ = _per_path_demand(s, levels)
-    return gpus @ np.array([_h100e_factor(a) for a in accelerators])
+    return to_h100e(gpus, h100e_factors(s, accelerators))
 
 
 def tenant_demand_paths(s: Scenario, n_paths: int, seed: int) -> tuple[list[str], np.ndarray]:
@@ -325,14 +341,14 @@ def forecast(scenario: Scenario | str | Path, *, paths: int | None = None, leave
     if s.demand.table is not None:
         h100e_table, probs, _ = _table_demand(s)
         accelerators = list(dict.fromkeys(acc_at))
-        factor = np.array([_h100e_factor(a) for a in acc_at])  # per quarter
+        factor_acc = h100e_factors(s, accelerators)
+        factor = factor_acc[[accelerators.index(a) for a in acc_at]]  # (quarters, workloads)
         one_hot = np.eye(len(accelerators))[[accelerators.index(a) for a in acc_at]]
-        gpus = (h100e_table / factor[None, :, None, None])[..., None] * one_hot[None, :, None, None, :]
+        gpus = (h100e_table / factor[None, :, None, :])[..., None] * one_hot[None, :, None, None, :]
         tenants, by_tenant = ["self"], h100e_table.sum(axis=(2, 3))[:, :, None]
         features = h100e_table.reshape(len(probs), len(quarters), -1)
         tree = tree_from_scenarios(features, probs)
         weights = probs
-        factor_acc = np.array([_h100e_factor(a) for a in accelerators])
     else:
         growth, vol, events = _drivers(s)
         levels = sample_growth_paths(n_paths, len(quarters), growth, vol,
@@ -340,8 +356,8 @@ def forecast(scenario: Scenario | str | Path, *, paths: int | None = None, leave
                                      seed=u.seed if seed is None else seed)
         gpus, accelerators, tenants, by_tenant_rw = _per_path_demand(s, levels)
         by_tenant = by_tenant_rw.sum(axis=(3, 4))
-        factor_acc = np.array([_h100e_factor(a) for a in accelerators])
-        features = (gpus @ factor_acc).reshape(n_paths, len(quarters), -1)
+        factor_acc = h100e_factors(s, accelerators)
+        features = to_h100e(gpus, factor_acc).reshape(n_paths, len(quarters), -1)
         branch = [(quarter(b) - q0).n for b in u.branch_quarters]
         tree = reduce_to_tree(features, branch, n_leaves, balanced=balanced)
         weights = np.ones(n_paths) / n_paths
@@ -362,16 +378,18 @@ def forecast(scenario: Scenario | str | Path, *, paths: int | None = None, leave
     ds = xr.Dataset(
         {
             "gpus": (("node", "region", "workload", "accelerator"), node_gpus),
-            "gpus_h100e": (("node", "region", "workload"), node_gpus @ factor_acc),
+            "gpus_h100e": (("node", "region", "workload"), to_h100e(node_gpus, factor_acc)),
             "it_mw": (("node", "region", "workload"), it_mw),
             "facility_mw": (("node", "region", "workload"), it_mw * pue[None, :, None]),
             "gpus_h100e_by_tenant": (("node", "tenant"), tree.aggregate(by_tenant)),
         },
         coords=coords,
         attrs={"scenario": s.name, "quarters": quarters, "roadmap": acc_at,
-               "units": "gpus: accelerators; gpus_h100e: H100-equivalents by dense bf16 peak; MW: megawatts"},
+               "units": "gpus: accelerators; gpus_h100e: H100-equivalents per workload from the sizing engine "
+                        "(h100e_per_gpu); MW: megawatts",
+               "h100e_per_gpu": h100e_per_gpu_of(s)},
     )
-    total_by_workload = (gpus @ factor_acc).sum(axis=2)  # (paths, quarters, workloads)
+    total_by_workload = to_h100e(gpus, factor_acc).sum(axis=2)  # (paths, quarters, workloads)
     totals = np.concatenate([total_by_workload, total_by_workload.sum(axis=2, keepdims=True)], axis=2)
     quantiles = xr.DataArray(
         _weighted_quantiles(totals, weights, QUANTILES), dims=("quantile", "quarter", "workload"),

@@ -70,6 +70,37 @@ def project_costs(problem: PlanProblem, keep: np.ndarray, completed: np.ndarray,
     }
 
 
+def dispatch_own(fleet: np.ndarray, worth: np.ndarray, demand: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """Own capacity (kH100e) serving each workload: the best split of each generation's GPUs.
+
+    ``fleet`` (path, generation, region, quarter) kGPU, ``worth`` (generation, workload) H100e per GPU,
+    ``demand`` (path, region, workload, quarter) kH100e, ``gain`` per workload (USD per kH100e-hour
+    that own capacity saves). The same optimum as the planner's split (``allocated_kgpu``): with two
+    workloads, the first takes generations in order of its comparative advantage
+    ``worth[:, 0] / worth[:, 1]``, so the value is concave in how far along that order the split lies
+    and is largest at a generation boundary or where one workload's demand is just met; every such
+    point is evaluated at once.
+    """
+    order = np.argsort(-worth[:, 0] / np.maximum(worth[:, 1], 1e-12), kind="stable")
+    f = np.moveaxis(fleet[:, order], 1, -1)  # path, region, quarter, generation
+    e0, e1 = worth[order, 0], worth[order, 1]
+    d0, d1 = demand[:, :, 0][..., None], demand[:, :, 1][..., None]
+    zero = np.zeros(f.shape[:-1] + (1,))
+    head0 = np.concatenate([zero, np.cumsum(f * e0, axis=-1)], axis=-1)  # first k generations to workload 0
+    tail1 = np.concatenate([np.cumsum((f * e1)[..., ::-1], axis=-1)[..., ::-1], zero], axis=-1)  # rest to 1
+    seg0, seg1 = f * e0, f * e1  # generation k split between the two
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        meet0 = np.clip((d0 - head0[..., :-1]) / seg0, 0.0, 1.0)  # share of generation k meeting demand 0
+        meet1 = np.clip((tail1[..., 1:] + seg1 - d1) / seg1, 0.0, 1.0)  # share leaving exactly demand 1
+    meet0, meet1 = np.nan_to_num(meet0), np.nan_to_num(meet1)
+    cap0 = np.concatenate([head0, head0[..., :-1] + meet0 * seg0, head0[..., :-1] + meet1 * seg0], axis=-1)
+    cap1 = np.concatenate([tail1, tail1[..., 1:] + (1 - meet0) * seg1, tail1[..., 1:] + (1 - meet1) * seg1], axis=-1)
+    own0, own1 = np.minimum(d0, cap0) * (gain[0] > 0), np.minimum(d1, cap1) * (gain[1] > 0)
+    best = np.argmax(gain[0] * own0 + gain[1] * own1, axis=-1)[..., None]
+    pick = lambda a: np.take_along_axis(a, best, axis=-1)[..., 0]  # noqa: E731
+    return np.stack([pick(own0), pick(own1)], axis=2)  # path, region, workload, quarter
+
+
 def simulate(problem: PlanProblem, d: PathDecisions, demand_kh100e: np.ndarray) -> dict[str, np.ndarray]:
     """Cash flows (USD) and metrics of decisions ``d`` on demand paths (path, quarter, region, workload).
 
@@ -90,17 +121,14 @@ def simulate(problem: PlanProblem, d: PathDecisions, demand_kh100e: np.ndarray) 
     gpu_mw = (fleet * it_mw).sum(1) * p.pue[None, :, None]  # path, region, quarter
     region_of = (frame.region.to_numpy()[:, None] == np.array(p.regions)[None, :]).astype(float)
     live_mw = np.einsum("pjq,j,jr->prq", live_share, frame.power_mw.to_numpy(), region_of)
-    capacity = (fleet * gens.h100e.to_numpy()[None, :, None, None]).sum(1)  # path, region, quarter
+    worth = gens[["h100e_training", "h100e_inference"]].to_numpy()  # generation, workload
+    capacity = (fleet * gens.h100e.to_numpy()[None, :, None, None]).sum(1)  # path, region, quarter (blended)
 
     rev, tp, pen = (p.revenue_usd_per_h100e_hour, p.third_party_usd_per_h100e_hour,
                     p.unserved_penalty_usd_per_h100e_hour)
     gain = np.minimum(tp, rev + pen)  # what own capacity saves over the best alternative, per workload
     demand = demand_kh100e.transpose(0, 2, 3, 1)  # path, region, workload, quarter
-    own = np.zeros_like(demand)
-    left = capacity.copy()
-    for w in np.argsort(-gain, kind="stable"):  # two workloads: serve the one own capacity saves most on
-        own[:, :, w] = np.minimum(demand[:, :, w], left)
-        left = left - own[:, :, w]
+    own = dispatch_own(fleet, worth, demand, gain)
     rest = demand - own
     to_third = (rev - tp >= -pen)[None, None, :, None]
     third = np.where(to_third, rest, 0.0)

@@ -149,7 +149,14 @@ def build_model(problem: PlanProblem) -> PlanModel:
     third = m.add_variables(lower=0, coords=w_coords, dims=w_dims, name="third_party_kh100e")
     unserved = m.add_variables(lower=0, coords=w_coords, dims=w_dims, name="unserved_kh100e")
     m.add_constraints(own + third + unserved == demand, name="demand_balance")
-    m.add_constraints(own.sum("workload") - (fleet * gcol("h100e")).sum("generation") <= 0, name="own_capacity")
+    # Each generation's GPUs are split between workloads; one GPU is worth the sizing engine's H100e for the
+    # workload it runs (a B200 serving at fp4 counts for more H100s than the same B200 training at bf16).
+    worth = xr.DataArray(p.generations[[f"h100e_{w}" for w in w_list]].to_numpy(),
+                         coords={"generation": g_list, "workload": w_list}, dims=("generation", "workload"))
+    allocated = m.add_variables(lower=0, coords=[g_list, *w_coords], dims=["generation", *w_dims],
+                                name="allocated_kgpu")
+    m.add_constraints(allocated.sum("workload") - fleet <= 0, name="fleet_split")
+    m.add_constraints(own - (allocated * worth).sum("generation") <= 0, name="own_capacity")
 
     # -- cash flow per node (MUSD) -------------------------------------------------------------------
     wl = lambda a: xr.DataArray(a, coords={"workload": w_list}, dims="workload")  # noqa: E731

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from pacer.catalog import get_accelerator, load_facilities
-from pacer.demand.forecast import REFERENCE_ACCELERATOR, DemandForecast
+from pacer.demand.forecast import DemandForecast, h100e_per_gpu_of
 from pacer.demand.scenarios import leaf_paths
 from pacer.errors import InputError
 from pacer.finance import discount_factors, straight_line_book_value
@@ -112,12 +112,18 @@ def provider_problem(scenario: Scenario, provider: Provider, nodes: pd.DataFrame
     life = max(1, round(provider.gpu_life_years * 4))
     overhead = load_facilities().network_storage_overhead.value
     entries = sorted(scenario.roadmap, key=lambda e: quarter(e.available))
+    # H100-equivalents per workload from the sizing engine (the scenario's own training and serving);
+    # ``h100e`` is their blend by the scenario's expected demand mix, for tables, charts and the market.
+    per_workload = h100e_per_gpu_of(scenario, [e.accelerator for e in entries])
+    mix = np.einsum("n,nrw->w", nodes.probability.to_numpy(float), np.asarray(demand_kh100e, dtype=float))
+    share = float(mix[WORKLOADS.index("inference")] / mix.sum()) if mix.sum() > 0 else 0.5
     rows = []
     for e in entries:
         acc = get_accelerator(e.accelerator)
+        train, serve = per_workload[acc.id]["training"], per_workload[acc.id]["inference"]
         rows.append({
             "accelerator": acc.id, "available": max(0, (quarter(e.available) - q0).n), "price_usd": acc.price_usd,
-            "h100e": acc.peak_tflops("bf16") / get_accelerator(REFERENCE_ACCELERATOR).peak_tflops("bf16"),
+            "h100e": (1 - share) * train + share * serve, "h100e_training": train, "h100e_inference": serve,
             "it_mw_per_kgpu": acc.server_power_per_accelerator_w * (1 + overhead) * 1000 / 1e6,
         })
     generations = pd.DataFrame(rows).drop_duplicates("accelerator").reset_index(drop=True)
