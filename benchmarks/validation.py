@@ -36,7 +36,7 @@ def published_csv() -> Path:
     for candidate in ([Path(env)] if env else []) + [REPO.parent / "shared" / "validation"]:
         if (candidate / "published.csv").exists():
             return candidate / "published.csv"
-    return REPO / "src" / "pacer" / "catalog" / "calibration_targets.csv"
+    return REPO / "tests" / "validation" / "calibration" / "pacer_targets.csv"
 
 
 def published_rows() -> pd.DataFrame:

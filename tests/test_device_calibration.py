@@ -60,7 +60,7 @@ def test_measured_tables_are_kept_with_date_and_device():
 
 
 def test_bad_measurements_are_one_line_errors(tmp_path):
-    with pytest.raises(InputError, match="measurements.csv"):
+    with pytest.raises(InputError, match=r"measurements\.csv"):
         load_run(tmp_path)
     with pytest.raises(InputError, match="seconds"):
         fit_measurements(pd.DataFrame({"op": ["gemm"], "dtype": ["bf16"], "seconds": [0.0], "flops": [1.0],

@@ -150,7 +150,8 @@ def size_inference_cmd(
     rate: Annotated[float | None, typer.Option(help="Requests/s to serve: answers accelerators needed.")] = None,
     kv_precision: Annotated[Precision | None, typer.Option(help="KV-cache precision.")] = None,
     stack: StackOption = None,
-    mode: Annotated[Mode, typer.Option(help="aggregated, or disaggregated prefill and decode pools.")] = Mode.aggregated,
+    mode: Annotated[Mode, typer.Option(
+        help="aggregated, or disaggregated prefill and decode pools.")] = Mode.aggregated,
     prefill_gpus: Annotated[int | None, typer.Option(help="Prefill pool (disaggregated); default: chosen.")] = None,
     decode_gpus: Annotated[int | None, typer.Option(help="Decode pool (disaggregated); default: chosen.")] = None,
     expert_parallel: Annotated[int | None, typer.Option(

@@ -631,10 +631,10 @@ def _cross_check(s: Scenario) -> None:
             if get_accelerator(acc).peak_tflops(w.precision) <= 0:
                 raise InputError(f"demand.inference[{i}].precision", w.precision,
                                  f"not supported by roadmap accelerator {acc}")
-    workloads: list[tuple[str, Literal["serving", "training"], int, str | None]] = [
+    stack_checks: list[tuple[str, Literal["serving", "training"], int, str | None]] = [
         *(("training", "training", i, w.stack) for i, w in enumerate(s.demand.training)),
         *(("inference", "serving", i, w.stack) for i, w in enumerate(s.demand.inference))]
-    for name, kind, i, stack in workloads:
+    for name, kind, i, stack in stack_checks:
         if stack is None:
             continue
         for acc in sorted(roadmap_accelerators):

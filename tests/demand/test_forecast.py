@@ -106,7 +106,8 @@ def test_user_demand_table(tmp_path, seed_raw):
     # engine on the reference service, since a demand table names no workloads).
     from pacer.demand.workloads import REFERENCE_SERVICE, output_tokens_per_gpu_s
 
-    per_gpu = output_tokens_per_gpu_s(REFERENCE_SERVICE, "b200") / output_tokens_per_gpu_s(REFERENCE_SERVICE, "h100-sxm")
+    per_gpu = (output_tokens_per_gpu_s(REFERENCE_SERVICE, "b200")
+               / output_tokens_per_gpu_s(REFERENCE_SERVICE, "h100-sxm"))
     assert result.dataset.attrs["h100e_per_gpu"]["b200"]["inference"] == pytest.approx(per_gpu)
     b200 = float(result.expected("gpus").sel(region="us", workload="inference", accelerator="b200")[0])
     assert b200 == pytest.approx(1000 / per_gpu, rel=1e-6)

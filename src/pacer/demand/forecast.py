@@ -31,7 +31,6 @@ from pacer.catalog import get_accelerator, load_facilities
 from pacer.demand.drivers import DriverEvent, sample_growth_paths
 from pacer.demand.scenarios import ScenarioTree, leaf_paths, reduce_to_tree, tree_from_scenarios
 from pacer.demand.workloads import (
-    REFERENCE_ACCELERATOR,
     SECONDS_PER_QUARTER,
     campaign_flops,
     h100e_per_gpu,

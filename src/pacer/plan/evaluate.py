@@ -85,7 +85,7 @@ def dispatch_own(fleet: np.ndarray, worth: np.ndarray, demand: np.ndarray, gain:
     f = np.moveaxis(fleet[:, order], 1, -1)  # path, region, quarter, generation
     e0, e1 = worth[order, 0], worth[order, 1]
     d0, d1 = demand[:, :, 0][..., None], demand[:, :, 1][..., None]
-    zero = np.zeros(f.shape[:-1] + (1,))
+    zero = np.zeros((*f.shape[:-1], 1))
     head0 = np.concatenate([zero, np.cumsum(f * e0, axis=-1)], axis=-1)  # first k generations to workload 0
     tail1 = np.concatenate([np.cumsum((f * e1)[..., ::-1], axis=-1)[..., ::-1], zero], axis=-1)  # rest to 1
     seg0, seg1 = f * e0, f * e1  # generation k split between the two

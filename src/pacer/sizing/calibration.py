@@ -355,7 +355,7 @@ def fit(
             if key == "/".join(REFERENCE[section]):
                 continue
             new_values[(name, vendor)] = math.exp(_log_factor_of(key, factors, means, section))
-    rows_count = {(k.split("/")[0], k.split("/")[1]): int(v) for k, v in counts.items()}
+    rows_count = {(str(k).split("/")[0], str(k).split("/")[1]): int(v) for k, v in counts.items()}
     fitted = fitted.model_copy(update={"stacks": fitted.stacks.with_factors(new_values, rows_count)})
     estimates = errors + np.array([_log_factor_of(g, factors, means, section) for g in groups])
     report = pd.DataFrame({"id": rows.id.to_numpy(), "group": groups.to_numpy(), "vendor": rows.vendor.to_numpy(),
@@ -442,7 +442,8 @@ def write_efficiency(efficiency: Efficiency, path: Path = CATALOG_DIR / "efficie
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="store the fitted values in efficiency.yaml and stacks.yaml")
+    parser.add_argument("--write", action="store_true",
+                        help="store the fitted values in efficiency.yaml and stacks.yaml")
     parser.add_argument("--cross-validate", action="store_true", help="also report leave-one-source-out errors")
     args = parser.parse_args(argv)
     eff = load_efficiency()

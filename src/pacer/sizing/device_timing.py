@@ -28,7 +28,8 @@ import datetime as dt
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,7 @@ def _fp8_available(device: torch.device) -> bool:
     return torch.cuda.get_device_capability(device) >= (8, 9)
 
 
-def gemm_rows(shapes: dict[str, tuple[int, ...]], tokens: list[int], device: torch.device,
+def gemm_rows(shapes: Mapping[str, tuple[int, ...]], tokens: list[int], device: torch.device,
               budget_s: float) -> list[dict[str, Any]]:
     rows = []
     fp8 = _fp8_available(device)
@@ -91,7 +92,7 @@ def gemm_rows(shapes: dict[str, tuple[int, ...]], tokens: list[int], device: tor
             weight = torch.randn(k, n, device=device, dtype=torch.bfloat16)
             for m in tokens:
                 x = torch.randn(m, k, device=device, dtype=torch.bfloat16)
-                seconds = time_call(lambda x=x, weight=weight: x @ weight, device, budget_s)
+                seconds = time_call(partial(torch.matmul, x, weight), device, budget_s)
                 rows.append(dict(op="gemm", shape=name, dtype="bf16", tokens=m, k=k, n=n, seconds=seconds,
                                  flops=2.0 * m * k * n, bytes=2.0 * (m * k + k * n + m * n)))
                 if fp8 and m % 16 == 0:
@@ -112,7 +113,7 @@ def gemm_rows(shapes: dict[str, tuple[int, ...]], tokens: list[int], device: tor
     return rows
 
 
-def attention_rows(shapes: dict[str, tuple[int, ...]], seqs: list[int], contexts: list[int], batches: list[int],
+def attention_rows(shapes: Mapping[str, tuple[int, ...]], seqs: list[int], contexts: list[int], batches: list[int],
                    device: torch.device, budget_s: float) -> list[dict[str, Any]]:
     rows = []
     for name, (_, heads, kv_heads, head_dim, _) in list(shapes.items())[-1:]:
@@ -122,8 +123,7 @@ def attention_rows(shapes: dict[str, tuple[int, ...]], seqs: list[int], contexts
             # Keys and values expanded to every query head before timing: prefill is compute-bound.
             kv = torch.randn(batch, kv_heads, seq, head_dim, device=device, dtype=torch.bfloat16)
             kv = kv.repeat_interleave(heads // kv_heads, dim=1)
-            seconds = time_call(lambda q=q, kv=kv: F.scaled_dot_product_attention(q, kv, kv, is_causal=True),
-                                device, budget_s)
+            seconds = time_call(partial(F.scaled_dot_product_attention, q, kv, kv, is_causal=True), device, budget_s)
             # Causal: each of seq queries sees on average seq/2 keys; QK^T and AV are 2 FLOP per MAC each.
             flops = 4.0 * batch * heads * head_dim * seq * seq / 2
             rows.append(dict(op="attention_prefill", shape=name, dtype="bf16", batch=batch, seq=seq, heads=heads,
@@ -136,7 +136,7 @@ def attention_rows(shapes: dict[str, tuple[int, ...]], seqs: list[int], contexts
                 v = torch.randn_like(k)
                 # Grouped heads read the cache once: fold the query groups into the query length.
                 qg = q.reshape(batch, kv_heads, heads // kv_heads, head_dim)
-                seconds = time_call(lambda qg=qg, k=k, v=v: F.scaled_dot_product_attention(qg, k, v), device, budget_s)
+                seconds = time_call(partial(F.scaled_dot_product_attention, qg, k, v), device, budget_s)
                 rows.append(dict(op="attention_decode", shape=name, dtype="bf16", batch=batch, context=context,
                                  heads=heads, kv_heads=kv_heads, head_dim=head_dim, seconds=seconds,
                                  flops=4.0 * batch * heads * head_dim * context,
@@ -149,15 +149,18 @@ class _Layers:
 
     def __init__(self, shape: tuple[int, ...], layers: int, batch: int, context: int, device: torch.device):
         hidden, heads, kv_heads, head_dim, ffn = shape
-        bf = dict(device=device, dtype=torch.bfloat16)
+
+        def rand(*size: int) -> torch.Tensor:
+            return torch.randn(*size, device=device, dtype=torch.bfloat16)
+
         self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
-        self.qkv = [torch.randn(hidden, (heads + 2 * kv_heads) * head_dim, **bf) * 0.02 for _ in range(layers)]
-        self.out = [torch.randn(heads * head_dim, hidden, **bf) * 0.02 for _ in range(layers)]
-        self.up = [torch.randn(hidden, 2 * ffn, **bf) * 0.02 for _ in range(layers)]
-        self.down = [torch.randn(ffn, hidden, **bf) * 0.02 for _ in range(layers)]
-        self.k_cache = [torch.randn(batch, kv_heads, context, head_dim, **bf) for _ in range(layers)]
-        self.v_cache = [torch.randn(batch, kv_heads, context, head_dim, **bf) for _ in range(layers)]
-        self.x = torch.randn(batch, hidden, **bf)
+        self.qkv = [rand(hidden, (heads + 2 * kv_heads) * head_dim) * 0.02 for _ in range(layers)]
+        self.out = [rand(heads * head_dim, hidden) * 0.02 for _ in range(layers)]
+        self.up = [rand(hidden, 2 * ffn) * 0.02 for _ in range(layers)]
+        self.down = [rand(ffn, hidden) * 0.02 for _ in range(layers)]
+        self.k_cache = [rand(batch, kv_heads, context, head_dim) for _ in range(layers)]
+        self.v_cache = [rand(batch, kv_heads, context, head_dim) for _ in range(layers)]
+        self.x = rand(batch, hidden)
         self.batch = batch
         self.weight_bytes = 2.0 * sum(w.numel() for w in self.qkv + self.out + self.up + self.down)
         self.kv_bytes = 2.0 * sum(c.numel() for c in self.k_cache + self.v_cache)
@@ -181,7 +184,7 @@ class _Layers:
 MAX_STEP_KV_BYTES = 40e9
 
 
-def decode_step_rows(shapes: dict[str, tuple[int, ...]], layers: int, batches: list[int], contexts: list[int],
+def decode_step_rows(shapes: Mapping[str, tuple[int, ...]], layers: int, batches: list[int], contexts: list[int],
                      device: torch.device, budget_s: float) -> list[dict[str, Any]]:
     rows = []
     for name, shape in shapes.items():
@@ -207,7 +210,7 @@ def decode_step_rows(shapes: dict[str, tuple[int, ...]], layers: int, batches: l
                 except RuntimeError:
                     fn, graph = stack.step, False
             seconds = time_call(fn, device, budget_s)
-            hidden, heads, kv_heads, head_dim, _ = shape
+            _, heads, kv_heads, head_dim, _ = shape
             rows.append(dict(op="decode_step", shape=name, dtype="bf16", batch=batch, context=context, heads=heads,
                              kv_heads=kv_heads, head_dim=head_dim, layers=layers, graph=int(graph), seconds=seconds,
                              flops=stack.flops, bytes=stack.weight_bytes + stack.kv_bytes))

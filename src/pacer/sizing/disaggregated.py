@@ -159,7 +159,8 @@ def size_disaggregated(
     # the scale-out network (both at the link efficiency), spread over the prefill replica's accelerators.
     kv_bytes = float(kv_bytes_per_sequence(shape, input_tokens, kb))
     in_domain = (count or MAX_AUTO_ACCELERATORS) <= spec.scaleup_domain
-    per_gpu_link = (spec.scaleup_gbps if in_domain else spec.scaleout_gbps) * 1e9 * eff.inference.scaleup_link_efficiency.value
+    link_gbps = spec.scaleup_gbps if in_domain else spec.scaleout_gbps
+    per_gpu_link = link_gbps * 1e9 * eff.inference.scaleup_link_efficiency.value
     transfer_s = kv_bytes / (per_gpu_link * p_group)
 
     # Every (prefill layout, decode option, number of prefill replicas).
@@ -209,12 +210,13 @@ def size_disaggregated(
     needed = None
     if rate_rps is not None:
         per_gpu = requests / (n_prefill + n_decode)
-        needed = int(math.ceil(rate_rps / per_gpu)) if per_gpu > 0 else None
+        needed = math.ceil(rate_rps / per_gpu) if per_gpu > 0 else None
     return InferenceResult(
         model=model, accelerator=spec.id, count=int(used), precision=precision, kv_precision=kv_precision,
         stack=stack, input_tokens=input_tokens, output_tokens=output_tokens, fits=True,
         tensor_parallel=int(tp[i, 0]), pipeline_parallel=int(pp[i, 0]), replicas=int(prefill_replicas[i, j, m]),
-        max_batch=int(dec["batch"][j] * decode_replicas[i, j, m]), batch=int(dec["batch"][j] * decode_replicas[i, j, m]),
+        max_batch=int(dec["batch"][j] * decode_replicas[i, j, m]),
+        batch=int(dec["batch"][j] * decode_replicas[i, j, m]),
         ttft_s=float(ttft[i, j, m]), tpot_s=float(dec["tpot_s"][j]), max_output_tokens_per_s=tokens,
         requests_per_s=requests, weights_gb_per_gpu=float(dec["weights_gb"][j]),
         kv_gb_per_request=float(dec["kv_gb"][j]), power_kw=power_kw,

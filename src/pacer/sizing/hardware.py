@@ -20,7 +20,7 @@ def hardware_of(
     precisions: Sequence[str],
     kv_precisions: Sequence[str],
     eff: InferenceEfficiency,
-    stack_factors: Sequence[float] | None = None,
+    stack_factors: Sequence[float] | np.ndarray | None = None,
 ) -> Hardware:
     """Arrays of per-accelerator figures, one element per (accelerator, precision) pair.
 

@@ -117,7 +117,8 @@ def size_search(
     eff = efficiency or load_efficiency()
     if stack is not None:
         if stack not in eff.stacks.names("serving"):
-            raise InputError("stack", stack, "is not a serving stack; allowed: " + ", ".join(eff.stacks.names("serving")))
+            raise InputError("stack", stack,
+                             "is not a serving stack; allowed: " + ", ".join(eff.stacks.names("serving")))
         runs_on = [s for s in specs if s.vendor in eff.stacks.stacks[stack].families]
         if not runs_on:
             raise InputError("stack", stack, "runs on none of these accelerators (it runs on "
@@ -198,8 +199,9 @@ def _disaggregated_rows(model: str, table: pd.DataFrame, input_tokens: int, outp
     rows = []
     for (accelerator, precision, stack, factor), _ in table.groupby(
             ["accelerator", "precision", "stack", "stack_factor"], sort=False):
-        result = size_disaggregated(model, accelerator, None, precision, input_tokens, output_tokens,
-                                    kv_precision=default_kv_precision(precision), stack=stack, stack_factor=factor,
+        result = size_disaggregated(model, str(accelerator), None, str(precision), input_tokens, output_tokens,
+                                    kv_precision=default_kv_precision(str(precision)), stack=str(stack),
+                                    stack_factor=float(factor),  # type: ignore[arg-type]
                                     ttft_ms=ttft_ms, tpot_ms=tpot_ms, efficiency=eff)
         if result.max_output_tokens_per_s <= 0:
             continue
