@@ -56,6 +56,7 @@ class TrainingEfficiency(BaseModel):
     cluster_penalty_from_gpus: Factor
     fp8_training_efficiency: Factor
     moe_training_efficiency: Factor
+    attention_training_efficiency: Factor
     software_gain_per_year: Factor
     software_reference_year: Factor
     goodput: Factor

@@ -91,6 +91,7 @@ PRIORS: dict[Section, dict[str, Prior]] = {
         "cluster_penalty_per_doubling": Prior(0.03, 0.7, 0.001, 0.3),
         "fp8_training_efficiency": Prior(0.75, 0.3, 0.3, 1.0),
         "moe_training_efficiency": Prior(0.6, 0.4, 0.1, 1.0),
+        "attention_training_efficiency": Prior(0.6, 0.4, 0.15, 1.0),
         "software_gain_per_year": Prior(0.1, 0.7, 0.005, 0.6),
         "goodput": Prior(0.85, 0.1, 0.5, 1.0),
     },
@@ -148,10 +149,10 @@ def _training_estimate(row: Mapping[Any, Any], eff: Efficiency, stack_factor: fl
     spec, arch = get_accelerator(accelerator), get_model(row["model"])
     shape = ModelShape.of(arch)
     peak = spec.peak_tflops(precision) * 1e12
-    flops_per_s = peak * achieved_mfu(arch, spec, precision, float(count), eff, stack_factor)
+    seq_tokens = int(seq) if seq else int(min(arch.max_context, eff.training.max_sequence_tokens.value))
+    flops_per_s = peak * achieved_mfu(arch, spec, precision, float(count), eff, stack_factor, seq_tokens)
     if metric == "tflops_per_gpu":
         return flops_per_s / 1e12
-    seq_tokens = int(seq) if seq else int(min(arch.max_context, eff.training.max_sequence_tokens.value))
     return flops_per_s / float(training_flops(shape, 1.0, seq_tokens))
 
 

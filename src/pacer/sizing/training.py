@@ -14,7 +14,7 @@ from pacer.catalog import Efficiency, get_accelerator, get_model, load_efficienc
 from pacer.catalog.schema import Accelerator, Model
 from pacer.errors import InputError
 from pacer.sizing.hardware import check_precision
-from pacer.sizing.roofline import ModelShape, training_flops, training_mfu
+from pacer.sizing.roofline import ModelShape, attention_flops_per_token, training_flops, training_mfu
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -70,13 +70,14 @@ class TrainingResult(Result):
 
 
 def achieved_mfu(arch: Model, spec: Accelerator, precision: str, gpus: float, efficiency: Efficiency,
-                 stack_factor: float = 1.0) -> float:
+                 stack_factor: float = 1.0, sequence_tokens: int | None = None) -> float:
     """Model FLOP utilisation (share of the dense peak at ``precision``) of a training run on ``gpus``.
 
     The size-and-cluster curve of :func:`~pacer.sizing.roofline.training_mfu`, derated for 8-bit training
     (attention, norms, communication and the optimiser stay at 16 bits, so fp8 runs reach a smaller
-    share of their doubled peak), for mixture-of-experts models (all-to-all and small expert GEMMs) and
-    by the training stack's factor on the accelerator's vendor.
+    share of their doubled peak), for mixture-of-experts models (all-to-all and small expert GEMMs), for
+    the share of the FLOPs spent in attention at ``sequence_tokens`` (attention kernels, their backward
+    above all, reach a smaller share of peak than GEMMs) and by the training stack's factor.
     """
     eff = efficiency.training
     flop_per_byte = spec.peak_tflops(precision) / spec.hbm_tbps  # FLOP per byte
@@ -85,6 +86,11 @@ def achieved_mfu(arch: Model, spec: Accelerator, precision: str, gpus: float, ef
         mfu *= eff.fp8_training_efficiency.value
     if arch.is_moe:
         mfu *= eff.moe_training_efficiency.value
+    seq = sequence_tokens or int(min(arch.max_context, eff.max_sequence_tokens.value))
+    shape = ModelShape.of(arch)
+    attention = 3.0 * float(attention_flops_per_token(shape, seq / 2))
+    share = attention / (6.0 * shape.active_params + attention)
+    mfu /= (1.0 - share) + share / eff.attention_training_efficiency.value
     return mfu * stack_factor
 
 
@@ -144,7 +150,7 @@ def size_training(
     peak = spec.peak_tflops(precision) * 1e12
 
     def mfu_at(n: float) -> float:
-        return achieved_mfu(arch, spec, precision, n, full, stack_factor)
+        return achieved_mfu(arch, spec, precision, n, full, stack_factor, seq)
 
     gpus_given = gpus is not None
     if gpus is None:
