@@ -54,6 +54,13 @@ def test_search_writes_plot(pacer_cli, tmp_path):
         (["--count", "0"], "count: must be a positive integer, got 0"),
         (["--accelerator", "a100-80gb", "--precision", "fp8"], "precision: a100-80gb has no fp8 support"),
         (["--tpot-ms", "-1"], "tpot_ms: must be > 0, got -1.0"),
+        (["--stack", "vlm"], "stack: unknown serving stack 'vlm'; allowed: tuned, trtllm, vllm"),
+        (["--accelerator", "mi300x", "--stack", "trtllm"], "stack: 'trtllm' does not run on mi300x (amd)"),
+        (["--stack", "jetstream", "--accelerator", "tpu-v6e", "--precision", "fp8"], "tpu-v6e has no fp8"),
+        (["--mode", "disaggregated", "--count", "1"], "count: a disaggregated deployment needs at least 2"),
+        (["--mode", "disaggregated", "--count", "8", "--expert-parallel", "8"], "expert_parallel: llama-3.1-8b is "
+                                                                                 "a dense model"),
+        (["--prefill-gpus", "2", "--decode-gpus", "6"], "prefill_gpus: applies to --mode disaggregated only"),
     ],
 )
 def test_bad_values_one_line_exit_2(pacer_cli, args, field):
@@ -65,6 +72,25 @@ def test_bad_values_one_line_exit_2(pacer_cli, args, field):
     assert run.out == ""
     lines = run.err.strip().splitlines()
     assert len(lines) == 1 and field in lines[0]
+
+
+def test_stack_and_mode_on_the_command_line(pacer_cli):
+    base = ("size", "inference", "--model", "llama-3.1-70b", "--accelerator", "h100-sxm", "--count", "8",
+            "--precision", "fp8", "--json")
+    tuned, vllm = pacer_cli(*base, "--stack", "tuned").json(), pacer_cli(*base, "--stack", "vllm").json()
+    assert tuned["stack"] == "tuned" and vllm["stack"] == "vllm"
+    assert vllm["max_output_tokens_per_s"] < tuned["max_output_tokens_per_s"]
+    split = pacer_cli(*base, "--mode", "disaggregated", "--prefill-gpus", "2", "--decode-gpus", "6").json()
+    assert (split["mode"], split["prefill_gpus"], split["decode_gpus"]) == ("disaggregated", 2, 6)
+    assert split["decode_output_tokens_per_s"] >= split["max_output_tokens_per_s"] > 0
+    weight_only = pacer_cli("size", "inference", "--model", "llama-3.1-70b", "--accelerator", "a100-80gb",
+                            "--precision", "w4a16", "--json").json()
+    assert weight_only["fits"] and weight_only["kv_precision"] == "bf16" and weight_only["count"] <= 2
+    training = pacer_cli("size", "training", "--model", "llama-3.1-8b", "--tokens", "1e12", "--accelerator",
+                         "tpu-v6e", "--gpus", "256", "--stack", "jax", "--json").json()
+    assert training["stack"] == "jax"
+    assert pacer_cli("size", "training", "--model", "llama-3.1-8b", "--tokens", "1e12", "--stack", "trtllm").code == 2
+    assert "optimum-habana" in pacer_cli("catalog", "stacks").out
 
 
 def test_usage_errors_exit_2(pacer_cli):

@@ -94,6 +94,28 @@ def _emit_json(payload: Any) -> None:
     typer.echo(json.dumps(plain(payload), indent=2, allow_nan=False))
 
 
+@catalog_app.command("stacks")
+def catalog_stacks(as_json: JsonFlag = False) -> None:
+    """Serving and training stacks: their factor per vendor, fitted rows, and the defaults."""
+    from pacer.catalog import load_efficiency
+
+    stacks = load_efficiency().stacks
+    if as_json:
+        _emit_json(stacks.model_dump())
+        return
+    table = Table(title="software stacks (share of the tuned reference efficiency, per vendor)")
+    for col in ("stack", "kind", "nvidia", "amd", "intel", "google", "name"):
+        table.add_column(col, justify="left" if col in ("stack", "kind", "name") else "right")
+    for sid, spec in stacks.stacks.items():
+        cells = [f"{f.value:.2f}" + ("" if f.rows or not f.fitted else "*") if (f := spec.families.get(v)) else "-"
+                 for v in ("nvidia", "amd", "intel", "google")]
+        table.add_row(sid, spec.kind, *cells, spec.name)
+    console.print(table)
+    defaults = "; ".join(f"{kind}: " + ", ".join(f"{v} {s}" for v, s in d.items())
+                         for kind, d in stacks.defaults.items())
+    console.print(f"defaults: {defaults}. * = no public measurement yet (stack effect x vendor effect).")
+
+
 @catalog_app.command("accelerators")
 def catalog_accelerators(as_json: JsonFlag = False) -> None:
     """Accelerators: dense TFLOP/s per precision, memory, power, scale-up domain and prices."""

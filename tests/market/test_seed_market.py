@@ -29,7 +29,8 @@ def test_contract(seed_json):
     for key in ("released_mw", "absorbed_mw"):
         assert set(d[key]) == {"hyperscaler", *RIVALS, "oracle-like", "neocloud"}
         assert all(len(v) == 32 for v in d[key].values())
-    assert set(d["tenant_spend_usd"]) == {"lab", "provider-services", "rival-cloud-ai", "rival-platform-ai"}
+    assert set(d["tenant_spend_usd"]) == {"lab", "provider-services", "rival-cloud-ai", "rival-cloud-ai-intl",
+                                          "rival-platform-ai"}
     for e in d["events"]:
         assert {"type", "quarter", "parties", "mw"} <= set(e)
 

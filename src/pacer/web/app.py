@@ -56,12 +56,14 @@ class SizeRequest(BaseModel):
     model: str
     accelerator: str
     count: int | None = Field(default=None, ge=1, le=100_000)
-    precision: Literal["bf16", "fp16", "fp8", "int8", "fp4"] = "fp8"
+    precision: Literal["bf16", "fp16", "fp8", "int8", "fp4", "w8a16", "w4a16"] = "fp8"
     input_tokens: int = Field(default=1000, ge=1, le=10_000_000)
     output_tokens: int = Field(default=1000, ge=1, le=10_000_000)
     ttft_ms: float | None = Field(default=None, gt=0)
     tpot_ms: float | None = Field(default=None, gt=0)
     rate_rps: float | None = Field(default=None, gt=0)
+    stack: str | None = Field(default=None, max_length=64)
+    mode: Literal["aggregated", "disaggregated"] = "aggregated"
 
 
 class ScenarioBody(BaseModel):
@@ -186,7 +188,7 @@ def create_app(store: RunStore | None = None, *, token: str | None = None, scena
 
         result = size_inference(body.model, body.accelerator, body.count, body.precision, body.input_tokens,
                                 body.output_tokens, ttft_ms=body.ttft_ms, tpot_ms=body.tpot_ms,
-                                rate_rps=body.rate_rps)
+                                rate_rps=body.rate_rps, stack=body.stack, mode=body.mode)
         return plain(result.to_dict())
 
     @app.get("/api/runs")
