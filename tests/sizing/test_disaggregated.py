@@ -95,3 +95,11 @@ def test_search_covers_both_modes():
     assert (disaggregated.prefill_gpus + disaggregated.decode_gpus == disaggregated.accelerators).all()
     with pytest.raises(InputError, match="modes"):
         size_search("deepseek-v3", modes=["both"])
+
+
+def test_a_model_too_large_for_the_pools_does_not_fit():
+    result = size_inference("llama-3.1-405b", "h100-sxm", None, "bf16", 1000, 1000, mode="disaggregated",
+                            prefill_gpus=1, decode_gpus=1)
+    assert not result.fits and result.max_output_tokens_per_s == 0
+    slow = size_inference("llama-3.1-70b", "h100-sxm", 8, "fp8", 1000, 1000, mode="disaggregated", tpot_ms=0.5)
+    assert slow.fits and not slow.meets_latency

@@ -193,8 +193,15 @@ def size_disaggregated(
         ok &= rps >= rate_rps
     score = np.where(ok, rps if count is not None else rps / np.maximum(total, 1), -np.inf)
     if not np.isfinite(score).any():
+        # Without limits nothing feasible means the model does not fit the pools; with them, ask again
+        # without them to tell the two apart.
+        limited = ttft_ms is not None or tpot_ms is not None or rate_rps is not None
+        fits = limited and size_disaggregated(
+            model, accelerator, count, precision, input_tokens, output_tokens, kv_precision=kv_precision,
+            stack=stack, stack_factor=stack_factor, prefill_gpus=prefill_gpus, decode_gpus=decode_gpus,
+            expert_parallel=expert_parallel, efficiency=eff).fits
         return _no_fit(model, spec, count or 2, precision, kv_precision, stack, input_tokens, output_tokens,
-                       meets_latency=False)
+                       fits=fits)
     # The smallest deployment within 2% of the best score (per accelerator when pacer sizes it).
     near = ok & (score >= score[np.isfinite(score)].max() * (1 - NEAR_BEST))
     flat = np.lexsort((-score.ravel(), np.where(near, total, np.inf).ravel()))[0]
@@ -231,13 +238,14 @@ def size_disaggregated(
 
 
 def _no_fit(model: str, spec: Accelerator, count: int, precision: str, kv_precision: str, stack: str,
-            inp: int, out: int, meets_latency: bool = True) -> InferenceResult:
-    """A deployment that cannot serve (the model does not fit, or no layout meets the limits)."""
+            inp: int, out: int, fits: bool = False) -> InferenceResult:
+    """A deployment that cannot serve: the model does not fit (``fits`` False), or it fits but no
+    layout meets the latency limits."""
     fac = load_facilities()
     power_kw = count * spec.server_power_per_accelerator_w / 1e3
     return InferenceResult(
         model=model, accelerator=spec.id, count=count, precision=precision, kv_precision=kv_precision, stack=stack,
-        input_tokens=inp, output_tokens=out, fits=meets_latency is False, tensor_parallel=0, pipeline_parallel=0,
+        input_tokens=inp, output_tokens=out, fits=fits, tensor_parallel=0, pipeline_parallel=0,
         replicas=0, max_batch=0, batch=0, ttft_s=math.inf, tpot_s=math.inf, max_output_tokens_per_s=0.0,
         requests_per_s=0.0, weights_gb_per_gpu=math.nan, kv_gb_per_request=math.nan, power_kw=power_kw,
         it_power_kw=power_kw * (1.0 + fac.network_storage_overhead.value),
