@@ -638,10 +638,7 @@ def _cross_check(s: Scenario) -> None:
         if stack is None:
             continue
         for acc in sorted(roadmap_accelerators):
-            try:
-                stacks.resolve(kind, stack, get_accelerator(acc), field=f"demand.{name}[{i}].stack")
-            except PacerError as exc:
-                raise InputError(f"demand.{name}[{i}].stack", stack, str(exc).split(": ", 1)[1]) from None
+            stacks.resolve(kind, stack, get_accelerator(acc), field=f"demand.{name}[{i}].stack")
 
 
 def _require_unique(names: list[str], where: str, field: str, what: str) -> None:

@@ -103,6 +103,13 @@ class Stacks(BaseModel):
     def names(self, kind: StackKind) -> list[str]:
         return [k for k, v in self.stacks.items() if v.kind == kind]
 
+    def get(self, kind: StackKind, name: str, field: str = "stack") -> Stack:
+        """The stack ``name`` of ``kind``; an unknown one is a one-line error listing the allowed ones."""
+        known = self.names(kind)
+        if name not in known:
+            raise PacerError(f"{field}: unknown {kind} stack {name!r}; allowed: {', '.join(known)}")
+        return self.stacks[name]
+
     def resolve(self, kind: StackKind, stack: str | None, accelerator: Accelerator, precision: str | None = None,
                 field: str = "stack") -> tuple[str, float]:
         """The stack id (the vendor's default when ``None``) and its factor on ``accelerator``; an unknown
@@ -112,10 +119,7 @@ class Stacks(BaseModel):
         if name is None:
             raise PacerError(f"{field}: no default {kind} stack for vendor {vendor!r}; give one of "
                              + ", ".join(self.names(kind)))
-        known = self.names(kind)
-        if name not in known:
-            raise PacerError(f"{field}: unknown {kind} stack {name!r}; allowed: {', '.join(known)}")
-        spec = self.stacks[name]
+        spec = self.get(kind, name, field)
         if vendor not in spec.families:
             raise PacerError(f"{field}: {name!r} does not run on {accelerator.id} ({vendor}); it runs on "
                              + ", ".join(spec.families))

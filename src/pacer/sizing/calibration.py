@@ -134,26 +134,31 @@ def section_of(row: Mapping[Any, Any]) -> Section | None:
     return None
 
 
-def _training_estimate(row: Mapping[Any, Any], eff: Efficiency, stack_factor: float) -> float:
-    """A training row's metric with an explicit stack factor (the same arithmetic as size_training)."""
+def _training_estimate(row: Mapping[Any, Any], eff: Efficiency, stack_factor: float | None) -> float:
+    """A training row's metric at ``stack_factor`` (default: its stack's own), as size_training sizes it."""
     metric, accelerator = row["metric"], _opt(row.get("accelerator")) or "h100-sxm"
     precision = _opt(row.get("precision")) or "bf16"
     count = _opt(row.get("count"))
-    tokens = float(_opt(row.get("train_tokens")) or 1e12)
     seq = _opt(row.get("input_tokens"))
-    if metric == "gpu_hours" or count is None:
-        trained = size_training(row["model"], tokens, accelerator, int(count) if count else None, precision,
-                                sequence_tokens=int(seq) if seq else None, stack=_opt(row.get("stack")),
-                                efficiency=eff)
-        return float(trained.gpu_hours)
     spec, arch = get_accelerator(accelerator), get_model(row["model"])
-    shape = ModelShape.of(arch)
-    peak = spec.peak_tflops(precision) * 1e12
+    own = eff.stacks.resolve("training", _opt(row.get("stack")), spec)[1]
+    factor = own if stack_factor is None else stack_factor
     seq_tokens = int(seq) if seq else int(min(arch.max_context, eff.training.max_sequence_tokens.value))
-    flops_per_s = peak * achieved_mfu(arch, spec, precision, float(count), eff, stack_factor, seq_tokens)
+    if metric == "gpu_hours" or count is None:
+        # The whole run (and its cluster, when no count is given) as size_training sizes it with the
+        # stack's own factor; rates scale with the factor, GPU-hours inversely.
+        trained = size_training(row["model"], float(_opt(row.get("train_tokens")) or 1e12), accelerator,
+                                int(count) if count else None, precision, sequence_tokens=seq_tokens,
+                                stack=_opt(row.get("stack")), efficiency=eff)
+        if metric == "gpu_hours":
+            return float(trained.gpu_hours) * own / factor
+        flops_per_s = trained.tflops_per_gpu * 1e12 * factor / own
+    else:
+        flops_per_s = (spec.peak_tflops(precision) * 1e12
+                       * achieved_mfu(arch, spec, precision, float(count), eff, factor, seq_tokens))
     if metric == "tflops_per_gpu":
         return flops_per_s / 1e12
-    return flops_per_s / float(training_flops(shape, 1.0, seq_tokens))
+    return flops_per_s / float(training_flops(ModelShape.of(arch), 1.0, seq_tokens))
 
 
 def software_age_factor(row: Mapping[Any, Any], efficiency: Efficiency) -> float:
@@ -204,13 +209,6 @@ def _predict(row: Mapping[Any, Any], eff: Efficiency, stack_factor: float | None
             seq_tokens = int(seq) if seq else int(min(arch.max_context, eff.training.max_sequence_tokens.value))
             return float(training_flops(ModelShape.of(arch), float(row["train_tokens"]), seq_tokens))
         if metric in ("gpu_hours", "tflops_per_gpu", "train_tokens_per_s_per_gpu"):
-            if stack_factor is None:
-                _, stack_factor = eff.stacks.resolve("training", stack, get_accelerator(accelerator or "h100-sxm"))
-            if metric == "gpu_hours" or count is None:
-                base = _training_estimate(row, eff, 1.0)
-                # GPU-hours scale inversely with the stack factor.
-                own = eff.stacks.resolve("training", stack, get_accelerator(accelerator or "h100-sxm"))[1]
-                return base * own / stack_factor if metric == "gpu_hours" else base
             return _training_estimate(row, eff, stack_factor)
     if kind == "inference":
         model = get_model(row["model"])

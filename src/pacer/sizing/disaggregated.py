@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from pacer.catalog import Efficiency, get_accelerator, get_model, load_efficiency, load_facilities
+from pacer.catalog import Efficiency, get_accelerator, get_model, load_efficiency
 from pacer.catalog.schema import Accelerator
 from pacer.errors import InputError
 from pacer.sizing.hardware import bytes_per_value, hardware_of
-from pacer.sizing.inference import BATCH_GRID, InferenceResult, layouts
+from pacer.sizing.inference import InferenceResult, layouts, performance_over_batches, power_and_cost
 from pacer.sizing.roofline import ModelShape, inference_performance, kv_bytes_per_sequence, wide_ep_decode
 
 #: Expert-parallel degrees tried for the decode pool of a MoE model (DeepSeek-V3 serves with 32-144).
@@ -35,64 +35,53 @@ NEAR_BEST = 0.02
 MAX_AUTO_ACCELERATORS = 288
 
 
-def _decode_options(model_id: str, spec: Accelerator, shape: ModelShape, hw: Any, precision: str, kv_precision: str,
+def _best_batches(batch: np.ndarray, perf: dict[str, np.ndarray], streams: Any, out: int,
+                  tpot_ms: float | None) -> dict[str, np.ndarray]:
+    """Per configuration (row), the batch that decodes the most requests/s within the TPOT limit.
+
+    ``streams`` running batches per replica: 1 for a tensor x pipeline replica, ``ep`` for an
+    expert-parallel group whose accelerators each run their own batch (pure decode: every running
+    request emits one token per step)."""
+    ok = (batch >= 1) & (batch <= perf["max_batch"])
+    if tpot_ms is not None:
+        ok &= perf["tpot_s"] * 1e3 <= tpot_ms
+    rate = np.where(ok, streams * batch / perf["tpot_s"] / out, 0.0)
+    rows, best = np.arange(batch.shape[0]), rate.argmax(axis=1)
+
+    def take(values: Any) -> np.ndarray:
+        return np.broadcast_to(values, batch.shape)[rows, best]
+
+    return {"rate": rate[rows, best], "tpot_s": take(perf["tpot_s"]), "batch": take(streams * batch),
+            "weights_gb": take(perf["weights_gb_per_gpu"]), "kv_gb": take(perf["kv_gb_per_request"])}
+
+
+def _decode_options(spec: Accelerator, shape: ModelShape, hw: Any, precision: str, kv_precision: str,
                     inp: int, out: int, eff: Efficiency, tpot_ms: float | None,
                     expert_parallel: int | None, limit: int) -> dict[str, np.ndarray]:
     """Per decode configuration (layout or EP degree, best batch within the limits): accelerators per
-    replica, requests/s per replica, TPOT, batch, and a label."""
-    wb, kb = bytes_per_value(precision), bytes_per_value(kv_precision, "kv_precision")
-    groups, rates, tpots, batches, labels, weights, kvs = [], [], [], [], [], [], []
+    replica (``group``), requests/s per replica, TPOT, batch, and a label."""
+    common: dict[str, Any] = dict(weight_bytes=bytes_per_value(precision),
+                                  kv_bytes=bytes_per_value(kv_precision, "kv_precision"),
+                                  input_tokens=inp, output_tokens=out, eff=eff.inference)
+    parts = []
     if expert_parallel is None:
         grid = layouts(spec, None)
         tp = grid.tensor_parallel.to_numpy(float)[:, None]
         pp = grid.pipeline_parallel.to_numpy(float)[:, None]
-        cap = inference_performance(shape, hw, weight_bytes=wb, kv_bytes=kb, tp=tp, pp=pp, batch=None,
-                                    input_tokens=inp, output_tokens=out, eff=eff.inference)["max_batch"]
-        batch = np.concatenate([np.broadcast_to(BATCH_GRID, (len(grid), len(BATCH_GRID))), cap], axis=1)
-        perf = inference_performance(shape, hw, weight_bytes=wb, kv_bytes=kb, tp=tp, pp=pp, batch=batch,
-                                     input_tokens=inp, output_tokens=out, eff=eff.inference)
-        ok = (batch >= 1) & (batch <= perf["max_batch"])
-        if tpot_ms is not None:
-            ok &= perf["tpot_s"] * 1e3 <= tpot_ms
-        # Pure decode: a replica emits one token per running request per step.
-        rate = np.where(ok, batch / perf["tpot_s"] / out, 0.0)
-        best = rate.argmax(axis=1)
-        rows = np.arange(len(grid))
-        groups.append((tp * pp)[:, 0])
-        rates.append(rate[rows, best])
-        tpots.append(perf["tpot_s"][rows, best])
-        batches.append(batch[rows, best])
-        weights.append(np.broadcast_to(perf["weights_gb_per_gpu"], batch.shape)[rows, best])
-        kvs.append(np.broadcast_to(perf["kv_gb_per_request"], batch.shape)[rows, best])
-        labels += [f"TP{int(t)} x PP{int(p)}" for t, p in zip(tp[:, 0], pp[:, 0], strict=True)]
-    if shape.experts:
-        degrees = [expert_parallel] if expert_parallel is not None else [e for e in EXPERT_PARALLEL if e <= limit]
-        if degrees:
-            ep = np.array(degrees, dtype=float)[:, None]
-            kwargs: dict[str, Any] = dict(weight_bytes=wb, kv_bytes=kb, ep=ep, scaleup_domain=spec.scaleup_domain,
-                                          input_tokens=inp, output_tokens=out, eff=eff.inference)
-            cap = wide_ep_decode(shape, hw, batch=None, **kwargs)["max_batch"]
-            batch = np.concatenate([np.broadcast_to(BATCH_GRID, (len(degrees), len(BATCH_GRID))), cap], axis=1)
-            perf = wide_ep_decode(shape, hw, batch=batch, **kwargs)
-            ok = (batch >= 1) & (batch <= perf["max_batch"])
-            if tpot_ms is not None:
-                ok &= perf["tpot_s"] * 1e3 <= tpot_ms
-            # Each of the ep accelerators runs its own batch.
-            rate = np.where(ok, ep * batch / perf["tpot_s"] / out, 0.0)
-            best = rate.argmax(axis=1)
-            rows = np.arange(len(degrees))
-            groups.append(ep[:, 0])
-            rates.append(rate[rows, best])
-            tpots.append(perf["tpot_s"][rows, best])
-            batches.append((ep * batch)[rows, best])
-            weights.append(perf["weights_gb_per_gpu"][rows, best])
-            kvs.append(perf["kv_gb_per_request"][rows, best])
-            labels += [f"EP{d} (data-parallel attention)" for d in degrees]
-    if not groups:
+        batch, perf = performance_over_batches(shape, hw, tp=tp, pp=pp, **common)
+        labels = [f"TP{int(t)} x PP{int(p)}" for t, p in zip(tp[:, 0], pp[:, 0], strict=True)]
+        parts.append(_best_batches(batch, perf, 1.0, out, tpot_ms)
+                     | {"group": (tp * pp)[:, 0], "label": np.array(labels)})
+    degrees = [expert_parallel] if expert_parallel is not None else [e for e in EXPERT_PARALLEL if e <= limit]
+    if shape.experts and degrees:
+        ep = np.array(degrees, dtype=float)[:, None]
+        batch, perf = performance_over_batches(shape, hw, evaluate=wide_ep_decode, ep=ep,
+                                               scaleup_domain=spec.scaleup_domain, **common)
+        parts.append(_best_batches(batch, perf, ep, out, tpot_ms)
+                     | {"group": ep[:, 0], "label": np.array([f"EP{d} (data-parallel attention)" for d in degrees])})
+    if not parts:
         return {"group": np.zeros(0)}
-    return {"group": np.concatenate(groups), "rate": np.concatenate(rates), "tpot_s": np.concatenate(tpots),
-            "batch": np.concatenate(batches), "weights_gb": np.concatenate(weights),
-            "kv_gb": np.concatenate(kvs), "label": np.array(labels)}
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 
 def size_disaggregated(
@@ -150,7 +139,7 @@ def size_disaggregated(
     p_ok = pre["max_batch"][:, 0] >= 1
     p_rate = np.where(p_ok, 1.0 / pre["prefill_busy_s"][:, 0], 0.0)  # requests/s per replica
     p_latency = pre["prefill_latency_s"][:, 0]
-    dec = _decode_options(model, spec, shape, hw, precision, kv_precision, input_tokens, output_tokens, eff,
+    dec = _decode_options(spec, shape, hw, precision, kv_precision, input_tokens, output_tokens, eff,
                           tpot_ms, expert_parallel, max(limit, 1))
     if dec["group"].size == 0 or not p_ok.any():
         return _no_fit(model, spec, count or 2, precision, kv_precision, stack, input_tokens, output_tokens)
@@ -210,9 +199,7 @@ def size_disaggregated(
     used = count if count is not None else n_prefill + n_decode
     requests = float(rps[i, j, m])
     decode_tokens = float(decode_replicas[i, j, m] * dec["rate"][j] * output_tokens)
-    fac = load_facilities()
-    power_kw = used * spec.server_power_per_accelerator_w / 1e3
-    usd_per_hour = used * spec.rental_usd_per_hour
+    power_kw, it_power_kw, usd_per_hour = power_and_cost(spec, used)
     tokens = requests * output_tokens
     needed = None
     if rate_rps is not None:
@@ -227,7 +214,7 @@ def size_disaggregated(
         ttft_s=float(ttft[i, j, m]), tpot_s=float(dec["tpot_s"][j]), max_output_tokens_per_s=tokens,
         requests_per_s=requests, weights_gb_per_gpu=float(dec["weights_gb"][j]),
         kv_gb_per_request=float(dec["kv_gb"][j]), power_kw=power_kw,
-        it_power_kw=power_kw * (1.0 + fac.network_storage_overhead.value), usd_per_hour=usd_per_hour,
+        it_power_kw=it_power_kw, usd_per_hour=usd_per_hour,
         usd_per_million_output_tokens=usd_per_hour / (tokens * 3600) * 1e6 if tokens else math.inf,
         meets_latency=True, rate_rps=rate_rps, accelerators_needed=needed,
         mode="disaggregated", prefill_gpus=n_prefill, decode_gpus=n_decode, decode_output_tokens_per_s=decode_tokens,
@@ -241,14 +228,12 @@ def _no_fit(model: str, spec: Accelerator, count: int, precision: str, kv_precis
             inp: int, out: int, fits: bool = False) -> InferenceResult:
     """A deployment that cannot serve: the model does not fit (``fits`` False), or it fits but no
     layout meets the latency limits."""
-    fac = load_facilities()
-    power_kw = count * spec.server_power_per_accelerator_w / 1e3
+    power_kw, it_power_kw, usd_per_hour = power_and_cost(spec, count)
     return InferenceResult(
         model=model, accelerator=spec.id, count=count, precision=precision, kv_precision=kv_precision, stack=stack,
         input_tokens=inp, output_tokens=out, fits=fits, tensor_parallel=0, pipeline_parallel=0,
         replicas=0, max_batch=0, batch=0, ttft_s=math.inf, tpot_s=math.inf, max_output_tokens_per_s=0.0,
         requests_per_s=0.0, weights_gb_per_gpu=math.nan, kv_gb_per_request=math.nan, power_kw=power_kw,
-        it_power_kw=power_kw * (1.0 + fac.network_storage_overhead.value),
-        usd_per_hour=count * spec.rental_usd_per_hour, usd_per_million_output_tokens=math.inf,
+        it_power_kw=it_power_kw, usd_per_hour=usd_per_hour, usd_per_million_output_tokens=math.inf,
         meets_latency=False, mode="disaggregated", prefill_gpus=0, decode_gpus=0, decode_output_tokens_per_s=0.0,
     )

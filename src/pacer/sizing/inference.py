@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -112,29 +113,26 @@ class InferenceResult(Result):
             ("tokens in / out", f"{self.input_tokens} / {self.output_tokens}"),
             ("fits", self.fits),
         ]
-        if self.fits and self.mode == "disaggregated":
+        if self.fits:
+            if self.mode == "disaggregated":
+                rows += [
+                    ("mode", "disaggregated (prefill and decode pools)"),
+                    ("prefill pool", f"{self.prefill_gpus} accelerators: {self.prefill_layout}"),
+                    ("decode pool", f"{self.decode_gpus} accelerators: {self.decode_layout}"),
+                    ("decode batch (all replicas)", self.batch),
+                    ("KV transfer per request (ms)", self.kv_transfer_ms),
+                ]
+            else:
+                rows += [
+                    ("layout", f"TP{self.tensor_parallel} x PP{self.pipeline_parallel} x {self.replicas} replicas"),
+                    ("max batch (all replicas)", self.max_batch),
+                    ("batch used", self.batch),
+                ]
+            rows += [("TTFT (ms)", self.ttft_s * 1e3), ("TPOT (ms)", self.tpot_s * 1e3),
+                     ("output tokens/s", self.max_output_tokens_per_s)]
+            if self.mode == "disaggregated":
+                rows.append(("output tokens/s (decode pool capacity)", self.decode_output_tokens_per_s))
             rows += [
-                ("mode", "disaggregated (prefill and decode pools)"),
-                ("prefill pool", f"{self.prefill_gpus} accelerators: {self.prefill_layout}"),
-                ("decode pool", f"{self.decode_gpus} accelerators: {self.decode_layout}"),
-                ("decode batch (all replicas)", self.batch),
-                ("KV transfer per request (ms)", self.kv_transfer_ms),
-                ("TTFT (ms)", self.ttft_s * 1e3),
-                ("TPOT (ms)", self.tpot_s * 1e3),
-                ("output tokens/s (deployment)", self.max_output_tokens_per_s),
-                ("output tokens/s (decode pool capacity)", self.decode_output_tokens_per_s),
-                ("requests/s", self.requests_per_s),
-                ("power (kW, servers)", self.power_kw),
-                ("USD per million output tokens", self.usd_per_million_output_tokens),
-            ]
-        elif self.fits:
-            rows += [
-                ("layout", f"TP{self.tensor_parallel} x PP{self.pipeline_parallel} x {self.replicas} replicas"),
-                ("max batch (all replicas)", self.max_batch),
-                ("batch used", self.batch),
-                ("TTFT (ms)", self.ttft_s * 1e3),
-                ("TPOT (ms)", self.tpot_s * 1e3),
-                ("output tokens/s", self.max_output_tokens_per_s),
                 ("requests/s", self.requests_per_s),
                 ("power (kW, servers)", self.power_kw),
                 ("IT power (kW, all in)", self.it_power_kw),
@@ -156,13 +154,22 @@ def _positive(name: str, value: float | None) -> None:
 
 
 def performance_over_batches(
-    shape: ModelShape, hw: Hardware, **kwargs: Any
+    shape: ModelShape, hw: Hardware, evaluate: Callable[..., dict[str, np.ndarray]] = inference_performance,
+    **kwargs: Any
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Evaluate column-shaped configurations (n, 1) at every batch of ``BATCH_GRID`` and at their own
-    largest batch; returns the (n, batches) batch array and the performance arrays."""
-    cap = inference_performance(shape, hw, batch=None, **kwargs)["max_batch"]
+    largest batch with ``evaluate`` (a roofline of :mod:`pacer.sizing.roofline`); returns the
+    (n, batches) batch array and the performance arrays."""
+    cap = evaluate(shape, hw, batch=None, **kwargs)["max_batch"]
     batch = np.concatenate([np.broadcast_to(BATCH_GRID, (cap.shape[0], len(BATCH_GRID))), cap], axis=1)
-    return batch, inference_performance(shape, hw, batch=batch, **kwargs)
+    return batch, evaluate(shape, hw, batch=batch, **kwargs)
+
+
+def power_and_cost(spec: Accelerator, count: int) -> tuple[float, float, float]:
+    """Server power (kW), all-in IT power (kW) and rental USD per hour of ``count`` accelerators."""
+    power_kw = count * spec.server_power_per_accelerator_w / 1e3
+    return power_kw, power_kw * (1.0 + load_facilities().network_storage_overhead.value), \
+        count * spec.rental_usd_per_hour
 
 
 def evaluate_grid(
@@ -335,10 +342,7 @@ def size_inference(
     used = frame[frame.accelerators <= count]
     ok = used[used.within_latency]
     total_max_batch = int((used.max_batch_per_replica * used.replicas).max()) if len(used) else 0
-    fac = load_facilities()
-    power_kw = count * spec.server_power_per_accelerator_w / 1e3
-    it_power_kw = power_kw * (1.0 + fac.network_storage_overhead.value)
-    usd_per_hour = count * spec.rental_usd_per_hour
+    power_kw, it_power_kw, usd_per_hour = power_and_cost(spec, count)
 
     if len(ok):
         best = ok.sort_values(["output_tokens_per_s", "ttft_s"], ascending=[False, True]).iloc[0]

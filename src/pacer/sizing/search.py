@@ -116,13 +116,11 @@ def size_search(
         raise InputError("input_tokens/output_tokens", (input_tokens, output_tokens), "must be >= 1")
     eff = efficiency or load_efficiency()
     if stack is not None:
-        if stack not in eff.stacks.names("serving"):
-            raise InputError("stack", stack,
-                             "is not a serving stack; allowed: " + ", ".join(eff.stacks.names("serving")))
-        runs_on = [s for s in specs if s.vendor in eff.stacks.stacks[stack].families]
+        families = eff.stacks.get("serving", stack).families
+        runs_on = [s for s in specs if s.vendor in families]
         if not runs_on:
             raise InputError("stack", stack, "runs on none of these accelerators (it runs on "
-                             + ", ".join(eff.stacks.stacks[stack].families) + ")")
+                             + ", ".join(families) + ")")
         specs = runs_on
 
     rows = []
