@@ -44,6 +44,38 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def human(value: Any, unit: str = "") -> str:
+    """A value for people in its unit: money in $M/$B, power in MW/GW, shares in %, compute in H100e;
+    values within 1e-9 of zero as 0; never scientific notation."""
+    if value is None:
+        return "-"
+    if isinstance(value, str) or unit == "quarter":
+        return str(value)
+    v = float(value)
+    if not math.isfinite(v):
+        return "-"
+    if abs(v) < 1e-9:
+        v = 0.0
+    sign = "-" if v < 0 else ""
+    a = abs(v)
+    if unit == "USD":
+        if a >= 1e9:
+            return f"{sign}${a / 1e9:,.1f}B"
+        if a >= 1e6:
+            return f"{sign}${a / 1e6:,.0f}M"
+        return f"{sign}${a:,.0f}"
+    if unit == "MW":
+        return f"{sign}{a / 1e3:,.2f} GW" if a >= 1e3 else f"{sign}{a:,.0f} MW"
+    if unit == "share":
+        return f"{v * 100:,.0f}%"
+    if unit == "kH100e":
+        return f"{sign}{a / 1e3:,.2f}M H100e" if a >= 1e3 else f"{sign}{a:,.0f}k H100e"
+    if unit == "GPUs":
+        return f"{sign}{a:,.0f}"
+    text = f"{v:,.0f}" if a >= 100 else f"{v:,.3g}"
+    return f"{text} {unit}".strip()
+
+
 class Result:
     """Base of result objects: subclasses provide ``title`` and ``summary_rows()``."""
 

@@ -362,6 +362,19 @@ def _show_plan(result: Any, as_json: bool) -> None:
         console.print(_frame_table(pd.DataFrame(rows), "out-of-sample evaluation"))
     if result.outcome.status != "optimal":
         console.print(f"[bold red]warning:[/] {result.to_dict()['warning']}")
+    _show_facts(result)
+
+
+def _show_facts(result: Any) -> None:
+    """The scenario's reported facts against the run, outside their band marked (never hidden)."""
+    from pacer.facts import check_facts, facts_frame
+
+    checks = check_facts(result.scenario, result)
+    if not checks:
+        return
+    within = sum(c.within for c in checks)
+    console.print(_frame_table(facts_frame(checks), f"reported vs simulated: {within} of {len(checks)} facts "
+                                                     "within their band"))
 
 
 @app.command("simulate")
@@ -414,6 +427,62 @@ def _show_market(result: Any, as_json: bool) -> None:
             for e in contract[:20]]
     if rows:
         console.print(_frame_table(pd.DataFrame(rows), f"contract events (first {len(rows)} of {len(contract)})"))
+    _show_facts(result)
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    scenario: Annotated[str, typer.Argument(help="Scenario YAML file with a facts section.")],
+    param: Annotated[list[str], typer.Option(
+        "--param", help="PATH=LOW:HIGH, a scenario value to fit within bounds (repeatable), e.g. "
+        "market.tenants[lab].other_costs_usd_per_year.2024=3e9:6e9.")],
+    output: Annotated[str, typer.Option("-o", "--output", help="Calibrated scenario YAML to write.")],
+    kind: Annotated[str, typer.Option(help="Fit the facts of a market run (simulate) or a plan (plan).")] = "simulate",
+    budget: Annotated[int, typer.Option(help="About how many runs the search may make.")] = 40,
+    seed: Annotated[int, typer.Option(help="Seed of the search.")] = 0,
+    executor: Annotated[str, typer.Option(help="Where candidates run: auto, local, processes or ray.")] = "auto",
+    as_json: JsonFlag = False,
+) -> None:
+    """Fit named scenario parameters within bounds to the scenario's reported facts (differential evolution,
+    candidates evaluated in parallel), report the fit, each fact's residual and each parameter's sensitivity,
+    and write the calibrated scenario."""
+    from pathlib import Path
+
+    import pandas as pd
+    import yaml
+
+    from pacer.facts import calibrate, facts_frame, parse_param
+    from pacer.runner import EXECUTORS
+    from pacer.scenario import load_scenario
+
+    if executor not in EXECUTORS:
+        raise PacerError(f"executor: must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    if not output.endswith((".yaml", ".yml")):
+        raise PacerError(f"output: must be a .yaml file, got {output!r}")
+    params = [parse_param(text) for text in param]
+    load_scenario(scenario)  # one-line errors for the scenario itself first
+    data = yaml.safe_load(Path(scenario).read_text())
+    with _progress(True) as progress:
+        task = progress.add_task("calibrating: first generation", total=None)
+        result = calibrate(data, params, base_dir=Path(scenario).parent, kind=kind, budget=budget, seed=seed,
+                           executor=executor, on_generation=lambda done, total, best: progress.update(
+                               task, description=f"calibrating: generation {done}/{total}, best loss {best:.3g}"))
+    result.write(output)
+    if as_json:
+        _emit_json(result.to_dict() | {"output": str(Path(output).resolve())})
+        return
+    rows = [{"parameter": p.path, "low": p.low, "value": v, "high": p.high}
+            for p, v in zip(result.params, result.values, strict=True)]
+    console.print(_frame_table(pd.DataFrame(rows), f"calibrated ({result.evaluations} runs, loss {result.loss:.3g}: "
+                                                   "mean squared residual in band half-widths)"))
+    table = facts_frame(result.facts)
+    table["residual"] = ["-" if c.residual is None else f"{c.residual:+.2f}" for c in result.facts]
+    console.print(_frame_table(table, f"reported vs simulated at the fit: {sum(c.within for c in result.facts)} of "
+                                      f"{len(result.facts)} within their band"))
+    sens = [{"parameter": s["path"], "loss at -10% of range": s["loss_down"], "loss at +10%": s["loss_up"]}
+            for s in result.sensitivity]
+    console.print(_frame_table(pd.DataFrame(sens), "sensitivity: the loss a tenth of the range either side"))
+    console.print(f"calibrated scenario written to {Path(output).resolve()}")
 
 
 @runs_app.command("list")

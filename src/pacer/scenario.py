@@ -321,11 +321,20 @@ class _Contract(_Strict):
     tenant: str
     start: str
     end: str | None = None
+    ends_on: str | None = Field(default=None, description="a market trigger that ends the contract when it fires")
+    starts_on: str | None = Field(default=None, description="a market trigger the contract waits for")
 
     _q = field_validator("start", "end", mode="before")(lambda v: None if v is None else _check_quarter(v))
 
-    def active(self, quarter_text: str) -> bool:
-        """Whether the contract binds in ``quarter_text`` (``2025Q1`` strings compare in time order)."""
+    def active(self, quarter_text: str, fired: dict[str, str] | None = None) -> bool:
+        """Whether the contract binds in ``quarter_text`` (``2025Q1`` strings compare in time order), given
+        the quarter each trigger has fired in (``fired``): a contract that ``starts_on`` a trigger binds from
+        the quarter it fires, one that ``ends_on`` a trigger stops binding then."""
+        fired = fired or {}
+        if self.starts_on is not None and not (self.starts_on in fired and fired[self.starts_on] <= quarter_text):
+            return False
+        if self.ends_on is not None and self.ends_on in fired and fired[self.ends_on] <= quarter_text:
+            return False
         return self.start <= quarter_text and (self.end is None or quarter_text <= self.end)
 
 
@@ -364,11 +373,26 @@ class TakeOrPay(_Contract):
     source: str = ""
 
 
-Contract = Annotated[Exclusivity | Rofr | TakeOrPay, Field(discriminator="type")]
+class EquityForCompute(_Contract):
+    """The provider invests ``amount_usd`` in the tenant in quarter ``start``; ``compute_share`` of it comes
+    as credits the tenant can spend only on the provider's compute (payments to the provider draw on them
+    first), the rest as cash. The provider books the whole amount as an investment, and the credits return
+    to it as revenue when the tenant spends them."""
+
+    type: Literal["equity_for_compute"]
+    provider: str
+    amount_usd: float = Field(gt=0)
+    compute_share: float = Field(default=1.0, ge=0, le=1)
+    source: str = ""
 
 
-def check_contracts(providers: list[str], tenants: list[str], contracts: list[Any], where: str = "contracts") -> None:
-    """Check contracts against the market's parties: unknown names, reversed terms, overlapping exclusivity."""
+Contract = Annotated[Exclusivity | Rofr | TakeOrPay | EquityForCompute, Field(discriminator="type")]
+
+
+def check_contracts(providers: list[str], tenants: list[str], contracts: list[Any], where: str = "contracts",
+                    triggers: list[str] | None = None) -> None:
+    """Check contracts against the market's parties and triggers: unknown names, reversed terms, overlapping
+    exclusivity (exclusivities that wait for or end on a trigger may overlap: the trigger separates them)."""
     provider_set, tenant_set = set(providers), set(tenants)
     for i, c in enumerate(contracts):
         if c.tenant not in tenant_set:
@@ -382,7 +406,13 @@ def check_contracts(providers: list[str], tenants: list[str], contracts: list[An
                 raise InputError(f"{where}[{i}].exceptions[{j}].provider", e.provider, "unknown provider")
         if c.end is not None and c.end < c.start:
             raise InputError(f"{where}[{i}].end", c.end, f"is before start {c.start}")
-    exclusive = [(i, c) for i, c in enumerate(contracts) if isinstance(c, Exclusivity)]
+        for field in ("ends_on", "starts_on"):
+            name = getattr(c, field)
+            if name is not None and name not in set(triggers or []):
+                raise InputError(f"{where}[{i}].{field}", name,
+                                 f"unknown trigger; {did_you_mean(name, list(triggers or []))}")
+    exclusive = [(i, c) for i, c in enumerate(contracts)
+                 if isinstance(c, Exclusivity) and c.starts_on is None and c.ends_on is None]
     for a, (i, c) in enumerate(exclusive):
         for j, d in exclusive[a + 1:]:
             if c.tenant == d.tenant and c.start <= (d.end or "9999Q4") and d.start <= (c.end or "9999Q4"):
@@ -493,6 +523,36 @@ class MarketTenant(_Strict):
         return self
 
 
+#: Tenant series a trigger can watch (per quarter; ``cumulative`` sums them from the market start).
+TRIGGER_METRICS = ("revenue_usd", "net_income_usd", "cash_usd", "spend_usd", "served_kh100e", "demand_kh100e")
+
+
+class Trigger(_Strict):
+    """An event that changes contracts (an "AGI clause"): it fires in ``quarter``, or from the quarter after
+    ``tenant``'s ``metric`` first reaches ``threshold`` (summed from the market start when ``cumulative``),
+    whichever comes first. Contracts name it in ``ends_on`` / ``starts_on``."""
+
+    name: str = Field(min_length=1)
+    quarter: str | None = None
+    tenant: str | None = None
+    metric: Literal["revenue_usd", "net_income_usd", "cash_usd", "spend_usd", "served_kh100e",
+                    "demand_kh100e"] | None = None
+    threshold: float | None = None
+    cumulative: bool = False
+    source: str = ""
+
+    _q = field_validator("quarter", mode="before")(lambda v: None if v is None else _check_quarter(v))
+
+    @model_validator(mode="after")
+    def _condition(self) -> Trigger:
+        watch = (self.tenant, self.metric, self.threshold)
+        if any(v is not None for v in watch) and any(v is None for v in watch):
+            raise ValueError("a metric trigger needs tenant, metric and threshold together")
+        if self.quarter is None and self.metric is None:
+            raise ValueError("needs a quarter, or a tenant metric and threshold")
+        return self
+
+
 class Realised(_Strict):
     """Which sampled demand path the market lives through: the path at ``quantile`` of total demand in
     the last quarter (of the tenants that take their demand from the workloads, where there are any),
@@ -516,8 +576,99 @@ class Market(_Strict):
     providers: list[MarketProvider] = Field(min_length=1)
     tenants: list[MarketTenant] = Field(min_length=1)
     contracts: list[Contract] = Field(default_factory=list)
+    triggers: list[Trigger] = Field(default_factory=list)
 
     _q = field_validator("start", mode="before")(lambda v: None if v is None else _check_quarter(v))
+
+
+class FactMetric(_Strict):
+    """Which result series a fact is about: the series, filters on its parties, region and workload (left
+    out: summed over all), a period (``2024Q4..2025Q1``, a year ``2029``, or one quarter) and how the
+    quarters combine. ``ratio_to`` divides by the same selection with some fields changed (``all`` drops a
+    filter), e.g. ``{region: all}`` gives a region's share."""
+
+    series: str
+    provider: str | None = None
+    tenant: str | None = None
+    region: str | None = None
+    workload: Literal["training", "inference"] | None = None
+    period: str
+    aggregate: Literal["sum", "mean", "last", "max", "first_quarter"] = "sum"
+    ratio_to: dict[str, str] | None = None
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _period(cls, value: Any) -> str:
+        text = str(value).strip().upper().replace(" ", "")
+        parts = text.split("..")
+        if len(parts) == 1 and re.fullmatch(r"\d{4}", text):
+            return f"{text}Q1..{text}Q4"
+        if len(parts) > 2 or not all(_QUARTER.match(p) for p in parts):
+            raise ValueError("must be a quarter (2025Q1), a year (2029) or a range (2024Q4..2025Q1)")
+        if len(parts) == 1:
+            return f"{text}..{text}"
+        if quarter(parts[1]) < quarter(parts[0]):
+            raise ValueError(f"ends before it starts ({parts[0]}..{parts[1]})")
+        return text
+
+    @field_validator("ratio_to")
+    @classmethod
+    def _ratio(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        allowed = {"series", "provider", "tenant", "region", "workload"}
+        for key in value or {}:
+            if key not in allowed:
+                raise ValueError(f"unknown field {key!r}; allowed: {', '.join(sorted(allowed))}")
+        if value is not None and not value:
+            raise ValueError("needs at least one field to change")
+        return value
+
+    @property
+    def quarters(self) -> tuple[str, str]:
+        first, last = self.period.split("..")
+        return first, last
+
+
+class Fact(_Strict):
+    """A reported figure a run should reproduce: the metric, the reported value and a band around it
+    (quarters like ``2024Q3`` for ``aggregate: first_quarter``), with its source and date."""
+
+    name: str = Field(min_length=1)
+    metric: FactMetric
+    reported: float | str
+    low: float | str
+    high: float | str
+    source: str = Field(min_length=1)
+    date: str = Field(min_length=1, description="when it was reported, e.g. 2025-03")
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _band(self) -> Fact:
+        if self.metric.aggregate == "first_quarter":
+            for name in ("reported", "low", "high"):
+                setattr(self, name, _check_quarter(getattr(self, name)))
+        else:
+            for name in ("reported", "low", "high"):
+                value = getattr(self, name)
+                try:
+                    setattr(self, name, float(value))
+                except (TypeError, ValueError):
+                    raise ValueError(f"{name} must be a number, got {value!r}") from None
+        low, high, reported = self.low, self.high, self.reported
+        if low > high:  # type: ignore[operator]
+            raise ValueError(f"low {low} is above high {high}")
+        if not low <= reported <= high:  # type: ignore[operator]
+            raise ValueError(f"reported {reported} is outside its band {low}..{high}")
+        return self
+
+
+class CalibratedParameter(_Strict):
+    """A value ``pacer calibrate`` set, and the bounds it searched."""
+
+    path: str
+    value: float
+    low: float
+    high: float
+    note: str = ""
 
 
 class Scenario(_Strict):
@@ -532,6 +683,9 @@ class Scenario(_Strict):
     demand: DemandSpec
     provider: Provider | None = None
     market: Market | None = None
+    facts: list[Fact] = Field(default_factory=list)
+    calibrated: list[CalibratedParameter] = Field(
+        default_factory=list, description="values set by pacer calibrate (written by it; kept as a record)")
     base_dir: str = Field(default=".", exclude=True)
 
     @property
@@ -699,7 +853,16 @@ def _check_market(s: Scenario) -> None:
         for j, f in enumerate(t.funding):
             if not inside(f.quarter):
                 raise InputError(f"{where}.funding[{j}].quarter", f.quarter, "must be inside the horizon")
-    check_contracts([p.name for p in m.providers], [t.name for t in m.tenants], m.contracts, "market.contracts")
+    tenant_names = [t.name for t in m.tenants]
+    _require_unique([t.name for t in m.triggers], "market.triggers", "name", "trigger name")
+    for i, trig in enumerate(m.triggers):
+        if trig.quarter is not None and not inside(trig.quarter):
+            raise InputError(f"market.triggers[{i}].quarter", trig.quarter, "must be inside the horizon")
+        if trig.tenant is not None and trig.tenant not in tenant_names:
+            raise InputError(f"market.triggers[{i}].tenant", trig.tenant,
+                             f"unknown tenant; {did_you_mean(trig.tenant, tenant_names)}")
+    check_contracts([p.name for p in m.providers], tenant_names, m.contracts, "market.contracts",
+                    [t.name for t in m.triggers])
 
 
 def _projects_from_csv(path: Path) -> list[dict[str, Any]]:
@@ -741,6 +904,10 @@ def parse_scenario(data: Any, base_dir: str | Path = ".") -> Scenario:
     _cross_check(scenario)
     _check_provider(scenario)
     _check_market(scenario)
+    if scenario.facts:
+        from pacer.facts import check_fact_specs
+
+        check_fact_specs(scenario)
     return scenario
 
 

@@ -299,6 +299,7 @@ class TenantAgent:
     revenue_q_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))
     other_q_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))
     funding_q_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    credits_usd: dict[str, float] = field(default_factory=dict)  # provider -> compute credits left (USD)
 
     @classmethod
     def create(cls, spec: MarketTenant, quarters: list[str]) -> TenantAgent:
@@ -315,21 +316,39 @@ class TenantAgent:
     def budgeted(self) -> bool:
         """Whether the tenant's money limits what it buys (it gave revenue, cash or funding)."""
         s = self.spec
-        return bool(s.revenue_usd_per_year or s.cash_usd or s.funding or s.other_costs_usd_per_year)
+        return bool(s.revenue_usd_per_year or s.cash_usd or s.funding or s.other_costs_usd_per_year
+                    or self.credits_usd)
+
+    def invest(self, provider: str, cash_usd: float, credits_usd: float) -> None:
+        """An equity investment arrives: ``cash_usd`` to spend on anything, ``credits_usd`` on ``provider``'s
+        compute only."""
+        self.cash_usd += cash_usd
+        self.credits_usd[provider] = self.credits_usd.get(provider, 0.0) + credits_usd
 
     def affordable_kh100e(self, t: int, committed_usd: float, price_usd_per_h100e_hour: float) -> float:
-        """Most compute the tenant can pay for in quarter ``t`` beyond its committed payments."""
+        """Most compute the tenant can pay for in quarter ``t`` beyond its committed payments (its compute
+        credits count: the clearing routes it to the cheapest provider it may buy from, so credits with a
+        provider it ends up not using only flatter its budget in that quarter)."""
         if not self.budgeted:
             return np.inf
         money = (self.cash_usd + self.revenue_q_usd[t] + self.funding_q_usd[t] - self.other_q_usd[t]
-                 - self.spec.min_cash_usd - committed_usd)
+                 - self.spec.min_cash_usd - committed_usd + sum(self.credits_usd.values()))
         return max(money, 0.0) / max(price_usd_per_h100e_hour * 1e3 * HOURS_PER_QUARTER, 1e-9)
 
-    def settle(self, t: int, paid_usd: float) -> float:
-        """Book quarter ``t``: cash moves by revenue + funding - other costs - compute. Returns net income."""
+    def settle(self, t: int, paid_usd: float,
+               paid_by_provider_usd: dict[str, float] | None = None) -> tuple[float, float]:
+        """Book quarter ``t``: payments to a provider draw on its credits first; cash moves by revenue +
+        funding - other costs - what the credits did not cover. Returns (net income, credits used); compute
+        is an expense however it was paid."""
+        used = 0.0
+        for provider, paid in (paid_by_provider_usd or {}).items():
+            take = min(self.credits_usd.get(provider, 0.0), paid)
+            if take > 0:
+                self.credits_usd[provider] -= take
+                used += take
         net = self.revenue_q_usd[t] - self.other_q_usd[t] - paid_usd
-        self.cash_usd += net + self.funding_q_usd[t]
-        return float(net)
+        self.cash_usd += net + used + self.funding_q_usd[t]
+        return float(net), float(used)
 
 
 def _per_quarter(per_year: dict[int, float], years: np.ndarray) -> np.ndarray:

@@ -5,6 +5,11 @@
 * ``rofr``: right of first refusal: each new capacity request of the tenant is offered to the holder first,
   who may match it from capacity it has or plans within ``window_quarters``; what it declines opens to others.
 * ``take_or_pay``: the tenant commits to a volume at a price per H100e-hour and pays for it used or not.
+* ``equity_for_compute``: the provider invests in the tenant; part of the investment comes as credits that
+  only buy the provider's compute, so it returns to the provider as revenue.
+
+A contract may end or start when a market *trigger* fires (``ends_on`` / ``starts_on``): at a quarter, or
+when a tenant metric crosses a threshold (an "AGI clause").
 
 Terms change at a quarter by ending one contract and starting another (exclusivity becoming ROFR). The
 schemas live in :mod:`pacer.scenario` with every other input; this module checks a book of them.
@@ -12,11 +17,21 @@ schemas live in :mod:`pacer.scenario` with every other input; this module checks
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from pacer.scenario import Contract, Exclusivity, ExclusivityException, Rofr, TakeOrPay, check_contracts
+from pacer.scenario import (
+    Contract,
+    EquityForCompute,
+    Exclusivity,
+    ExclusivityException,
+    Rofr,
+    TakeOrPay,
+    Trigger,
+    check_contracts,
+)
 
-__all__ = ["ContractBook", "Exclusivity", "ExclusivityException", "Rofr", "TakeOrPay"]
+__all__ = ["ContractBook", "EquityForCompute", "Exclusivity", "ExclusivityException", "Rofr", "TakeOrPay",
+           "Trigger"]
 
 
 class ContractBook(BaseModel):
@@ -27,11 +42,36 @@ class ContractBook(BaseModel):
     providers: list[str]
     tenants: list[str]
     contracts: list[Contract] = Field(default_factory=list)
+    triggers: list[Trigger] = Field(default_factory=list)
+    _fired: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _parties(self) -> ContractBook:
-        check_contracts(self.providers, self.tenants, self.contracts)
+        check_contracts(self.providers, self.tenants, self.contracts, triggers=[t.name for t in self.triggers])
         return self
 
-    def active(self, quarter: str) -> list[Exclusivity | Rofr | TakeOrPay]:
-        return [c for c in self.contracts if c.active(quarter)]
+    @property
+    def fired(self) -> dict[str, str]:
+        """The quarter each trigger fired in (those that have)."""
+        return dict(self._fired)
+
+    def fire(self, name: str, quarter: str) -> None:
+        """Record that trigger ``name`` fires in ``quarter`` (the first time only)."""
+        self._fired.setdefault(name, quarter)
+
+    def due_triggers(self, quarter: str, tenant_totals: dict[str, dict[str, float]]) -> list[Trigger]:
+        """Triggers that fire in ``quarter``: their quarter has come, or their tenant's metric (as given in
+        ``tenant_totals[tenant][metric]``, up to the quarter before) has reached the threshold."""
+        due = []
+        for t in self.triggers:
+            if t.name in self._fired:
+                continue
+            by_quarter = t.quarter is not None and t.quarter <= quarter
+            by_metric = (t.tenant is not None and t.metric is not None and t.threshold is not None
+                         and tenant_totals.get(t.tenant, {}).get(t.metric, float("-inf")) >= t.threshold)
+            if by_quarter or by_metric:
+                due.append(t)
+        return due
+
+    def active(self, quarter: str) -> list[Exclusivity | Rofr | TakeOrPay | EquityForCompute]:
+        return [c for c in self.contracts if c.active(quarter, self._fired)]

@@ -11,6 +11,10 @@ Each quarter:
    capacity; an LP gives each lot to those whose own plan values it most, within the shortfall their plan
    shows (:func:`absorb_lots`); a lot is never given twice, and what nobody takes lapses;
 4. tenants pay and book revenue, other costs and funding.
+
+Before a quarter is cleared, market triggers whose quarter has come or whose tenant metric crossed its
+threshold in the quarters before fire, and the contracts that end or start on them change from then on;
+equity-for-compute investments arrive in their start quarter.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from pacer.market.agents import (
     tenant_paths,
 )
 from pacer.market.clearing import EPSILON_KH100E, clear_quarter
-from pacer.market.contracts import ContractBook, Exclusivity, Rofr, TakeOrPay
+from pacer.market.contracts import ContractBook, EquityForCompute, Exclusivity, Rofr, TakeOrPay
 from pacer.plan.problem import HOURS_PER_QUARTER
 from pacer.plan.solve import quiet_stdout
 from pacer.runner import Executor, get_executor
@@ -52,9 +56,12 @@ NEIGHBOUR_SHARE = 0.1
 
 PROVIDER_SERIES = ("capacity_kh100e", "sold_kh100e", "utilisation", "gpus", "live_mw", "leased_live_mw", "built_mw",
                    "pipeline_mw", "joined_mw", "released_mw", "absorbed_mw", "revenue_usd", "gpu_capex_usd",
-                   "build_capex_usd", "capex_usd", "fees_usd")
-TENANT_SERIES = ("demand_kh100e", "request_kh100e", "served_kh100e", "waiting_kh100e", "cut_kh100e", "spend_usd",
-                 "revenue_usd", "other_costs_usd", "funding_usd", "net_income_usd", "cash_usd")
+                   "build_capex_usd", "capex_usd", "fees_usd", "equity_invested_usd")
+TENANT_SERIES = ("demand_kh100e", "demand_inference_kh100e", "request_kh100e", "served_kh100e", "waiting_kh100e",
+                 "cut_kh100e", "spend_usd", "revenue_usd", "other_costs_usd", "funding_usd", "equity_cash_usd",
+                 "credits_used_usd", "credits_usd", "net_income_usd", "cash_usd")
+#: Contract kinds recorded per quarter, tenant and provider while they bind (``MarketResult.contracts``).
+CONTRACT_KINDS = ("exclusivity", "exception", "rofr", "take_or_pay", "equity_for_compute")
 
 
 def absorb_lots(lots: list[Lot], absorbers: list[ProviderAgent], t: int) -> np.ndarray:
@@ -135,6 +142,7 @@ class MarketResult(Result):
 
     ``providers``: one row per (quarter, provider); ``tenants``: one row per (quarter, tenant);
     ``allocations``: one row per (quarter, tenant, provider) with compute (kH100e) and money (USD);
+    ``contracts``: one row per (quarter, tenant, provider, kind) while a contract binds (after triggers);
     ``events``: contract and capacity events in time order.
     """
 
@@ -145,6 +153,8 @@ class MarketResult(Result):
     allocations: pd.DataFrame
     events: list[dict[str, Any]]
     realised_path: int
+    contracts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["quarter", "tenant", "provider",
+                                                                                   "kind"]))
     timings: dict[str, float] = field(default_factory=dict)
     title = "market simulation"
 
@@ -186,7 +196,8 @@ class MarketResult(Result):
         t = self.tenants
         # What tenants paid, read from their cash (start + revenue + funding - other costs - end), against what
         # providers booked as revenue, and against the allocations' payments.
-        paid_from_cash = (t.cash_start_usd + t.revenue_usd + t.funding_usd - t.other_costs_usd - t.cash_usd)
+        paid_from_cash = (t.cash_start_usd + t.revenue_usd + t.funding_usd + t.equity_cash_usd - t.other_costs_usd
+                          - t.cash_usd + t.credits_used_usd)
         spend = paid_from_cash.groupby(t.quarter).sum().reindex(self.quarters).fillna(0.0)
         received = self.providers.groupby("quarter").revenue_usd.sum().reindex(self.quarters).fillna(0.0)
         a = self.allocations.groupby("quarter")[["paid_usd"]].sum().reindex(self.quarters).fillna(0.0)
@@ -228,6 +239,8 @@ class MarketResult(Result):
             "allocation_kh100e": {t: {p: alloc[(t, p)].round(6).tolist() for p in self.provider_names
                                       if (t, p) in alloc.columns} for t in self.tenant_names},
             "events": self.events,
+            "triggers_fired": {e["trigger"]: e["quarter"] for e in self.events if e["type"] == "trigger_fired"},
+            "facts": self.facts(),
             "totals": {
                 "released_mw": self.providers.groupby("provider").released_mw.sum().to_dict(),
                 "absorbed_mw": self.providers.groupby("provider").absorbed_mw.sum().to_dict(),
@@ -236,6 +249,12 @@ class MarketResult(Result):
             "checks": self.checks(),
             "timings": self.timings,
         })
+
+    def facts(self) -> list[dict[str, Any]]:
+        """The scenario's reported facts against this run (:func:`pacer.facts.check_facts`)."""
+        from pacer.facts import check_facts
+
+        return [f.to_dict() for f in check_facts(self.scenario, self)]
 
     def summary_rows(self) -> list[tuple[str, Any]]:
         counts = pd.Series([e["type"] for e in self.events]).value_counts() if self.events else pd.Series(dtype=int)
@@ -284,7 +303,7 @@ def simulate(scenario: Scenario | str | Path, *, executor: str | Executor = "aut
     t0 = quarters.index(m.start) if m.start else 0
     provider_names = [p.name for p in m.providers]
     tenant_names = [t.name for t in m.tenants]
-    book = ContractBook(providers=provider_names, tenants=tenant_names, contracts=m.contracts)
+    book = ContractBook(providers=provider_names, tenants=tenant_names, contracts=m.contracts, triggers=m.triggers)
     step("sampling tenant demand")
     paths = tenant_paths(s, m.tenants, m.realised.paths, m.realised.seed)
     # The realised path is picked on the demand layer's tenants (the scenario's story) where there are any.
@@ -314,11 +333,31 @@ def _play(s: Scenario, m: Any, quarters: list[str], t0: int, paths: np.ndarray, 
     tenant_rows: list[dict[str, Any]] = []
     alloc_rows: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
+    contract_rows: list[dict[str, Any]] = []
     last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # holding, request, demand
+    totals: dict[str, dict[str, float]] = {x: {} for x in tenant_names}  # tenant -> metric -> (last, cumulative)
     for t in range(t0, len(quarters)):
         q = quarters[t]
         step(f"market quarter {q} ({t - t0 + 1}/{len(quarters) - t0})")
         year = int(q[:4])
+        for trigger in book.due_triggers(q, _trigger_view(totals, book)):
+            book.fire(trigger.name, q)
+            changed = [f"{c.type} {c.tenant}" for c in book.contracts if trigger.name in (c.ends_on, c.starts_on)]
+            events.append({"type": "trigger_fired", "quarter": q, "trigger": trigger.name, "mw": 0.0,
+                           "tenant": trigger.tenant, "contracts": changed,
+                           "parties": [trigger.tenant] if trigger.tenant else []})
+        invested = dict.fromkeys(provider_names, 0.0)
+        equity_cash: dict[str, float] = {}
+        for c in book.active(q):
+            if isinstance(c, EquityForCompute) and c.start == q:
+                tenant = tenants[tenant_names.index(c.tenant)]
+                tenant.invest(c.provider, c.amount_usd * (1 - c.compute_share), c.amount_usd * c.compute_share)
+                invested[c.provider] += c.amount_usd
+                equity_cash[c.tenant] = equity_cash.get(c.tenant, 0.0) + c.amount_usd * (1 - c.compute_share)
+                events.append({"type": "equity_invested", "quarter": q, "tenant": c.tenant, "provider": c.provider,
+                               "amount_usd": c.amount_usd, "credits_usd": c.amount_usd * c.compute_share,
+                               "mw": 0.0, "parties": [c.provider, c.tenant]})
+        contract_rows += _contract_rows(book, q)
         bid = {x.name: price_in_year(x.bid_usd_per_h100e_hour, year) for x in m.tenants}
         ask = {x.name: price_in_year(x.ask_usd_per_h100e_hour, year) for x in m.providers}
         if last is not None:  # what providers expect to sell: last quarter's market under this quarter's contracts
@@ -345,6 +384,7 @@ def _play(s: Scenario, m: Any, quarters: list[str], t0: int, paths: np.ndarray, 
         windows = {c.holder: c.window_quarters for c in active if isinstance(c, Rofr)}
         rofr_capacity = {a.name: a.planned_capacity_kh100e(t, windows.get(a.name, 1)) for a in agents}
         demand = paths[realised, t].sum(axis=(1, 2))
+        inference = paths[realised, t, :, :, 1].sum(axis=1)
         request = {}
         for i, tenant in enumerate(tenants):
             name = tenant.spec.name
@@ -399,24 +439,34 @@ def _play(s: Scenario, m: Any, quarters: list[str], t0: int, paths: np.ndarray, 
                 "absorbed_mw": absorbed_by[a.name], "revenue_usd": float(received[k]),
                 "gpu_capex_usd": st["gpu_capex_usd"], "build_capex_usd": st["build_capex_usd"],
                 "capex_usd": st["gpu_capex_usd"] + st["build_capex_usd"], "fees_usd": st["fees_usd"],
+                "equity_invested_usd": invested[a.name],
             })
         alloc_a, paid_a, waiting_a = alloc.to_numpy(), paid.to_numpy(), waiting.to_numpy()
         for i, tenant in enumerate(tenants):
             name = tenant.spec.name
             spend = float(paid_a[i].sum())
-            cash_before = tenant.cash_usd
-            net = tenant.settle(t, spend)
+            cash_before = tenant.cash_usd - equity_cash.get(name, 0.0)
+            net, credits_used = tenant.settle(t, spend, dict(zip(provider_names, paid_a[i].tolist(), strict=True)))
             cut = float(demand[i] - request[name])
             if cut > EPSILON_KH100E:
                 events.append({"type": "demand_cut", "quarter": q, "tenant": name, "kh100e": cut,
                                "cash_usd": cash_before, "parties": [name], "mw": 0.0})
             tenant_rows.append({
-                "quarter": q, "tenant": name, "demand_kh100e": float(demand[i]), "request_kh100e": request[name],
+                "quarter": q, "tenant": name, "demand_kh100e": float(demand[i]),
+                "demand_inference_kh100e": float(inference[i]), "request_kh100e": request[name],
                 "served_kh100e": float(alloc_a[i].sum()), "waiting_kh100e": float(waiting_a[i].sum()),
                 "cut_kh100e": cut, "spend_usd": spend, "revenue_usd": float(tenant.revenue_q_usd[t]),
                 "other_costs_usd": float(tenant.other_q_usd[t]), "funding_usd": float(tenant.funding_q_usd[t]),
+                "equity_cash_usd": equity_cash.get(name, 0.0), "credits_used_usd": credits_used,
+                "credits_usd": float(sum(tenant.credits_usd.values())),
                 "net_income_usd": net, "cash_start_usd": cash_before, "cash_usd": tenant.cash_usd,
             })
+            watched = {"revenue_usd": float(tenant.revenue_q_usd[t]), "net_income_usd": net, "spend_usd": spend,
+                       "served_kh100e": float(alloc_a[i].sum()), "demand_kh100e": float(demand[i])}
+            for metric, value in watched.items():
+                totals[name][metric] = value
+                totals[name][f"cumulative_{metric}"] = totals[name].get(f"cumulative_{metric}", 0.0) + value
+            totals[name]["cash_usd"] = totals[name]["cumulative_cash_usd"] = tenant.cash_usd
             for j, p in enumerate(provider_names):
                 if alloc_a[i, j] > 0 or paid_a[i, j] > 0:
                     alloc_rows.append({"quarter": q, "tenant": name, "provider": p,
@@ -426,6 +476,35 @@ def _play(s: Scenario, m: Any, quarters: list[str], t0: int, paths: np.ndarray, 
         scenario=s, quarters=quarters[t0:], providers=pd.DataFrame(provider_rows), tenants=pd.DataFrame(tenant_rows),
         allocations=pd.DataFrame(alloc_rows, columns=["quarter", "tenant", "provider", "kh100e", "paid_usd"]),
         events=events, realised_path=realised,
+        contracts=pd.DataFrame(contract_rows, columns=["quarter", "tenant", "provider", "kind"]),
         timings={"seconds": time.perf_counter() - started, "solve_seconds": solve_seconds,
                  "solves": float(sum(a.solves for a in agents))},
     )
+
+
+def _trigger_view(totals: dict[str, dict[str, float]], book: ContractBook) -> dict[str, dict[str, float]]:
+    """What each trigger watches, per tenant: the last quarter's metric, or its sum from the market start
+    for a cumulative trigger (one view per tenant and metric: triggers on the same metric agree on it)."""
+    view: dict[str, dict[str, float]] = {}
+    for trig in book.triggers:
+        if trig.tenant is None or trig.metric is None:
+            continue
+        key = f"cumulative_{trig.metric}" if trig.cumulative else trig.metric
+        if key in totals.get(trig.tenant, {}):
+            view.setdefault(trig.tenant, {})[trig.metric] = totals[trig.tenant][key]
+    return view
+
+
+def _contract_rows(book: ContractBook, quarter: str) -> list[dict[str, Any]]:
+    """The contracts that bind in ``quarter``, one row per (tenant, provider, kind)."""
+    rows = []
+    for c in book.active(quarter):
+        if isinstance(c, Exclusivity):
+            rows.append({"quarter": quarter, "tenant": c.tenant, "provider": c.provider, "kind": "exclusivity"})
+            rows += [{"quarter": quarter, "tenant": c.tenant, "provider": e.provider, "kind": "exception"}
+                     for e in c.exceptions]
+        elif isinstance(c, Rofr):
+            rows.append({"quarter": quarter, "tenant": c.tenant, "provider": c.holder, "kind": "rofr"})
+        elif isinstance(c, TakeOrPay | EquityForCompute):
+            rows.append({"quarter": quarter, "tenant": c.tenant, "provider": c.provider, "kind": c.type})
+    return rows
