@@ -183,7 +183,7 @@ def test_bad_param_paths_and_bounds_are_one_line():
         check_parameters(data, [Parameter("market.tenants[nobody].cash_usd", 0, 1)], ".")
     with pytest.raises(PacerError, match="no field 'cahs'"):
         check_parameters(data, [Parameter("market.tenants[startup].cahs", 0, 1)], ".")
-    with pytest.raises(PacerError, match="bound 5.0 is outside the valid range"):
+    with pytest.raises(PacerError, match=r"bound 5\.0 is outside the valid range"):
         check_parameters(data, [Parameter("market.tenants[startup].demand.annual_volatility", 0.1, 5.0)], ".")
     with pytest.raises(PacerError, match="must hold a number"):
         check_parameters(data, [Parameter("market.tenants[startup].name", 0, 1)], ".")

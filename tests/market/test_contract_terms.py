@@ -31,7 +31,8 @@ def clause_and_equity() -> Any:
         {"type": "equity_for_compute", "tenant": "lab", "provider": "big", "start": "2025Q1", "amount_usd": 1.0e8,
          "compute_share": 0.6},
     ]
-    m["tenants"][0] |= {"cash_usd": 2.0e7, "revenue_usd_per_year": {2025: 1.0e8}, "other_costs_usd_per_year": {2025: 5e7}}
+    m["tenants"][0] |= {"cash_usd": 2.0e7, "revenue_usd_per_year": {2025: 1.0e8},
+                        "other_costs_usd_per_year": {2025: 5e7}}
     return simulate(parse_scenario(data), executor="local")
 
 
