@@ -216,3 +216,30 @@ def test_a_fact_the_run_cannot_see_counts_as_missing():
                       within=False, residual=None, source="s", date="d")
     assert loss([check]) == pytest.approx(100.0)
     assert np.isfinite(loss([]))
+
+
+def test_report_and_run_page_show_every_fact(small_with_facts, tmp_path):
+    """The stored run keeps a facts table and chart; the report and the run page open with the facts table,
+    the one outside its band marked, not hidden."""
+    from fastapi.testclient import TestClient
+
+    from pacer.report.html import render_report
+    from pacer.report.runs import save_run
+    from pacer.store import RunStore
+    from pacer.web import create_app
+
+    s, r = small_with_facts
+    store = RunStore(tmp_path / "runs.duckdb")
+    run_id = save_run(store, r, scenario_path=None, scenario_text=None, parameters={}, seconds=1.0)
+    assert "facts" in store.table_names(run_id)
+    assert store.table(run_id, "facts").name.tolist() == [f["name"] for f in FACTS]
+    figures = store.figures(run_id)
+    assert "facts" in [f["name"] for f in figures]
+    run = store.get(run_id)
+    assert run["metrics"]["facts_total"] == 4 and run["metrics"]["facts_within"] < 4
+    page = render_report([run], {run_id: figures}, "t")
+    assert "reported vs simulated" in page and page.count("class='fact'") == 4
+    assert "color:#b00" in page  # the far-off fact is marked
+    client = TestClient(create_app(store, run_executor="local"))
+    html = client.get(f"/runs/{run_id}").text
+    assert html.count("class='fact'") == 4 and "big capex 2025 (far off on purpose)" in html

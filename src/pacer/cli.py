@@ -373,8 +373,9 @@ def _show_facts(result: Any) -> None:
     if not checks:
         return
     within = sum(c.within for c in checks)
-    console.print(_frame_table(facts_frame(checks), f"reported vs simulated: {within} of {len(checks)} facts "
-                                                     "within their band"))
+    console.print(_frame_table(facts_frame(checks).drop(columns="source"),
+                               f"reported vs simulated: {within} of {len(checks)} facts within their band "
+                               "(sources: --json, docs/market.md)"))
 
 
 @app.command("simulate")
@@ -475,7 +476,7 @@ def calibrate_cmd(
             for p, v in zip(result.params, result.values, strict=True)]
     console.print(_frame_table(pd.DataFrame(rows), f"calibrated ({result.evaluations} runs, loss {result.loss:.3g}: "
                                                    "mean squared residual in band half-widths)"))
-    table = facts_frame(result.facts)
+    table = facts_frame(result.facts).drop(columns="source")
     table["residual"] = ["-" if c.residual is None else f"{c.residual:+.2f}" for c in result.facts]
     console.print(_frame_table(table, f"reported vs simulated at the fit: {sum(c.within for c in result.facts)} of "
                                       f"{len(result.facts)} within their band"))

@@ -249,7 +249,8 @@ def _aggregate(values: pd.Series, quarters: list[str], how: str) -> float | str 
     return str(hit.index[0]) if len(hit) else None
 
 
-def _quarter_number(text: str) -> int:
+def quarter_number(text: str) -> int:
+    """2025Q1 -> a count of quarters (for distances between quarters)."""
     year, q = re.match(r"(\d{4})Q([1-4])", text).groups()  # type: ignore[union-attr]
     return int(year) * 4 + int(q) - 1
 
@@ -258,8 +259,8 @@ def _residual(fact: Fact, simulated: float | str | None) -> float | None:
     if simulated is None or (isinstance(simulated, float) and not math.isfinite(simulated)):
         return None
     if fact.metric.aggregate == "first_quarter":
-        half = max((_quarter_number(str(fact.high)) - _quarter_number(str(fact.low))) / 2, 0.5)
-        return (_quarter_number(str(simulated)) - _quarter_number(str(fact.reported))) / half
+        half = max((quarter_number(str(fact.high)) - quarter_number(str(fact.low))) / 2, 0.5)
+        return (quarter_number(str(simulated)) - quarter_number(str(fact.reported))) / half
     reported, low, high = float(fact.reported), float(fact.low), float(fact.high)
     half = (high - low) / 2 or max(abs(reported) * 0.05, 1e-9)
     return (float(simulated) - reported) / half
@@ -273,7 +274,7 @@ def check_facts(scenario: Scenario, result: Any, table: pd.DataFrame | None = No
     frame, catalogue = result_series(result)
     frame = frame if table is None else table
     run_quarters = list(dict.fromkeys(frame.quarter.astype(str))) if len(frame) else []
-    run_quarters = sorted(run_quarters, key=_quarter_number)
+    run_quarters = sorted(run_quarters, key=quarter_number)
     out = []
     for f in scenario.facts:
         m = f.metric

@@ -476,9 +476,13 @@ class TenantDemand(_Strict):
     start_kh100e: float = Field(gt=0, description="demand at the first quarter, thousand H100e")
     annual_growth: float = Field(gt=-1.0)
     annual_volatility: float = Field(default=0.2, ge=0, le=3)
+    growth_from: dict[str, float] = Field(
+        default_factory=dict, description="scheduled changes of annual growth: {quarter: growth from then on}")
     region: str
     inference_share: float = Field(default=0.5, ge=0, le=1)
     source: str = ""
+
+    _schedule = field_validator("growth_from", mode="before")(DriverSpec._schedule.__func__)  # type: ignore[attr-defined]
 
 
 class FundingRound(_Strict):

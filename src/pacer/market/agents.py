@@ -411,7 +411,10 @@ def tenant_paths(s: Scenario, tenants: list[MarketTenant], n_paths: int, seed: i
         if d is None:
             continue
         shocks = rng.normal(0.0, d.annual_volatility / 2, size=(n_paths, n_q - 1))
-        log_growth = np.log1p(d.annual_growth) / 4 - (d.annual_volatility / 2) ** 2 / 2 + shocks
+        growth = np.full(n_q - 1, d.annual_growth)  # growth into quarter 1.., changed by the schedule
+        for q, g in sorted(d.growth_from.items()):
+            growth[np.array([str(x) for x in s.quarters[1:]]) >= q] = g
+        log_growth = np.log1p(growth)[None, :] / 4 - (d.annual_volatility / 2) ** 2 / 2 + shocks
         level = d.start_kh100e * np.exp(np.concatenate([np.zeros((n_paths, 1)), np.cumsum(log_growth, 1)], 1))
         r = regions.index(d.region)
         out[:, :, i, r, 0] = level * (1 - d.inference_share)

@@ -136,6 +136,48 @@ def tenant_money_figure(result: MarketResult) -> go.Figure:
     return fig
 
 
+def facts_figure(checks: list[dict[str, Any]]) -> go.Figure:
+    """Reported vs simulated, one row per fact, on a common scale: each fact's band runs from 0 to 1, so a
+    simulated value outside 0..1 is outside its band (drawn red and labelled with its distance)."""
+    from pacer._result import human
+    from pacer.facts import quarter_number
+
+    def position(value: Any, low: Any, high: Any) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value, low, high = quarter_number(value), quarter_number(str(low)), quarter_number(str(high))
+        span = float(high) - float(low)
+        if span <= 0:  # a point band: 0.5 on it, one band-width per unit (or quarter) off it
+            scale = max(abs(float(low)) * 0.1, 1.0) if not isinstance(value, int) else 1.0
+            return 0.5 + (float(value) - float(low)) / scale
+        return (float(value) - float(low)) / span
+
+    names = [c["name"] for c in checks][::-1]
+    rows = checks[::-1]
+    sim = [position(c["simulated"], c["low"], c["high"]) for c in rows]
+    rep = [position(c["reported"], c["low"], c["high"]) for c in rows]
+    shown = [None if v is None else max(min(v, 3.0), -2.0) for v in sim]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(y=names, x=[1.0] * len(rows), base=[0.0] * len(rows), orientation="h", name="band",
+                         marker_color="#dde8f3", hoverinfo="skip"))
+    fig.add_trace(go.Scatter(y=names, x=rep, mode="markers", name="reported", marker={"symbol": "line-ns-open",
+                             "size": 18, "color": "#1f4e79", "line": {"width": 3}},
+                             text=[human(c["reported"], c["unit"]) for c in rows],
+                             hovertemplate="%{y}: reported %{text}<extra></extra>"))
+    fig.add_trace(go.Scatter(
+        y=names, x=shown, mode="markers", name="simulated",
+        marker={"size": 12, "color": ["#2ca02c" if c["within"] else "#d62728" for c in rows]},
+        text=[f"{human(c['simulated'], c['unit'])} (band {human(c['low'], c['unit'])} .. {human(c['high'], c['unit'])})"
+              + ("" if c["within"] else ", OUTSIDE") for c in rows],
+        hovertemplate="%{y}: simulated %{text}<extra></extra>"))
+    fig.update_layout(title="reported vs simulated: each fact's band scaled to 0..1 (red: outside its band)",
+                      xaxis={"title": "position in the band", "range": [-2.1, 3.1], "zeroline": False},
+                      barmode="overlay", template="plotly_white", height=120 + 34 * len(rows),
+                      margin={"l": 320}, legend={"orientation": "h", "y": -0.15})
+    return fig
+
+
 def figures_of(result: Any) -> list[tuple[str, str, go.Figure]]:
     """The charts a run keeps: (name, title, figure)."""
     from pacer.demand.forecast import DemandForecast
@@ -159,12 +201,20 @@ def figures_of(result: Any) -> list[tuple[str, str, go.Figure]]:
                ("gpu_fleet", "GPU fleet by generation", fleet_figure(result))]
         if any(isinstance(v, dict) and "npv_quantiles_usd" in v for v in result.evaluation.values()):
             out.append(("cash_and_npv", "cash flows and NPV distribution per policy", cash_and_npv_figure(result)))
-        return out
+        return out + _facts_figures(result)
     if isinstance(result, MarketResult):
         return [("market_flows", "market flows: released and absorbed MW, contract events",
                  market_flows_figure(result)),
-                ("tenant_money", "tenants' compute spend and net income", tenant_money_figure(result))]
+                ("tenant_money", "tenants' compute spend and net income", tenant_money_figure(result)),
+                *_facts_figures(result)]
     raise TypeError(f"no charts for {type(result).__name__}")
+
+
+def _facts_figures(result: Any) -> list[tuple[str, str, go.Figure]]:
+    from pacer.facts import check_facts
+
+    checks = [c.to_dict() for c in check_facts(result.scenario, result)]
+    return [("facts", "reported vs simulated", facts_figure(checks))] if checks else []
 
 
 def _h100e(result: PlanResult) -> Any:

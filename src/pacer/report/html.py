@@ -27,6 +27,24 @@ def metrics_table(metrics: dict[str, Any]) -> str:
     return f"<table>{rows}</table>"
 
 
+def facts_table(facts: list[dict[str, Any]]) -> str:
+    """Reported vs simulated, every fact (outside its band in red: never hidden); empty without facts."""
+    if not facts:
+        return ""
+    from pacer.facts import facts_frame
+
+    frame = facts_frame(facts)
+    within = sum(f["within"] for f in facts)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+    rows = []
+    for record in frame.to_dict("records"):
+        style = "" if record["within"] == "yes" else " style='color:#b00;font-weight:bold'"
+        cells = "".join(f"<td>{html.escape(str(v))}</td>" for v in record.values())
+        rows.append(f"<tr class='fact'{style}>{cells}</tr>")
+    return (f"<h3>reported vs simulated: {within} of {len(facts)} facts within their band</h3>"
+            f"<table class='facts'><tr>{head}</tr>{''.join(rows)}</table>")
+
+
 def render_report(runs: list[dict[str, Any]], figures: dict[str, list[dict[str, Any]]], title: str) -> str:
     """HTML of runs (as from :meth:`RunStore.get`) with their charts (from :meth:`RunStore.figures`)."""
     parts = [f"<h1>{html.escape(title)}</h1>",
@@ -41,6 +59,7 @@ def render_report(runs: list[dict[str, Any]], figures: dict[str, list[dict[str, 
             parts.append(f"<p class='unproven' style='color:#b00;font-weight:bold'>Unproven plan: status "
                          f"{html.escape(str(run['status']))}. Its gap is above the planning tolerance and was accepted "
                          "knowingly; read its numbers as a candidate, not a proven plan.</p>")
+        parts.append(facts_table(run.get("result", {}).get("facts") or []))
         parts.append(metrics_table(run["metrics"]))
         for i, fig in enumerate(figures.get(rid, [])):
             div = f"chart-{rid}-{i}"

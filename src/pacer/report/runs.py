@@ -38,6 +38,7 @@ def metrics_of(result: Any) -> dict[str, Any]:
                "in_sample_npv_usd": result.in_sample["expected_npv_usd"], "build_seconds": o.build_seconds,
                "solve_seconds": o.solve_seconds, "projects": len(result.problem.pipeline.frame),
                "nodes": len(result.problem.nodes)}
+        out |= _facts_metrics(result.to_dict())
         for policy in POLICIES:
             e = result.evaluation.get(policy)
             if isinstance(e, dict) and "mean_npv_usd" in e:
@@ -52,17 +53,36 @@ def metrics_of(result: Any) -> dict[str, Any]:
         for t, years in d["tenant_spend_usd"].items():
             out |= {f"{t}_spend_{y}_usd": v for y, v in years.items()}
         out["seconds"] = d["timings"]["seconds"]
-        return out
+        return out | _facts_metrics(d)
     raise TypeError(f"no metrics for {type(result).__name__}")
 
 
+def _facts_metrics(d: dict[str, Any]) -> dict[str, Any]:
+    facts = d.get("facts") or []
+    return {"facts_within": sum(f["within"] for f in facts), "facts_total": len(facts)} if facts else {}
+
+
 def tables_of(result: Any) -> dict[str, pd.DataFrame]:
+    out = _tables_of(result)
+    if isinstance(result, PlanResult | MarketResult) and result.scenario.facts:
+        from pacer.facts import check_facts
+
+        checks = check_facts(result.scenario, result)
+        if checks:
+            out["facts"] = pd.DataFrame([{k: (str(v) if k in ("reported", "low", "high", "simulated")
+                                              and v is not None else v) for k, v in c.to_dict().items()}
+                                         for c in checks])
+    return out
+
+
+def _tables_of(result: Any) -> dict[str, pd.DataFrame]:
     if isinstance(result, DemandForecast):
         return {"demand": result.to_frame().reset_index()}
     if isinstance(result, PlanResult):
         return {"decisions": result.decisions, "projects": result.projects_table().reset_index(names="project")}
     if isinstance(result, MarketResult):
         return {"providers": result.providers, "tenants": result.tenants, "allocations": result.allocations,
+                "contracts": result.contracts,
                 "events": pd.DataFrame([{k: v for k, v in e.items() if not isinstance(v, dict | list)}
                                         for e in result.events])}
     raise TypeError(f"no tables for {type(result).__name__}")

@@ -307,7 +307,11 @@ def create_app(store: RunStore | None = None, *, token: str | None = None, scena
     @app.get("/runs/{run_id}", response_class=HTMLResponse)
     def run_page(request: Request, run_id: str) -> Response:
         r = run_store.get(run_id)
-        return templates.TemplateResponse(request, "run.html", {"run": r, "tables": run_store.table_names(run_id)})
+        from pacer.report.html import facts_table
+
+        return templates.TemplateResponse(request, "run.html", {
+            "run": r, "tables": run_store.table_names(run_id),
+            "facts_html": facts_table(r.get("result", {}).get("facts") or [])})
 
     @app.get("/compare", response_class=HTMLResponse)
     def compare_page(request: Request, ids: list[str] = Query(default=[])) -> Response:
