@@ -252,6 +252,9 @@ class Economics(_Strict):
     unserved_penalty_usd_per_h100e_hour: dict[Workload, float] = Field(default_factory=dict)
     power_usd_per_mwh: float = Field(default=70.0, ge=0)
     gpu_utilisation: float = Field(default=0.8, gt=0, le=1)
+    server_capex_fraction: float = Field(
+        default=0.0, ge=0, le=3, description="capex of the server, network and storage around each accelerator, "
+        "as a fraction of the accelerator's price (0: the catalog price is all that is paid)")
 
     @model_validator(mode="after")
     def _prices(self) -> Economics:

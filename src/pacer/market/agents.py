@@ -211,7 +211,16 @@ class ProviderAgent:
         leased = (frame.ownership == "leased").to_numpy()
         gpu_mw = (fleet * p.generations.it_mw_per_kgpu.to_numpy()[:, None]).sum(0) * p.pue
         live_mw = completed[:, -1] * mw
+        # A lease counts as capex when it commences (finance-lease accounting): the present value of its
+        # rent over its term, for the share of the project that went live this quarter.
+        new_live = np.clip(completed[:, -1] - live_prev, 0, None)
+        quarters_of_term = np.round(frame.lease_term_years.to_numpy() * 4)
+        rate = (1 + p.discount_rate) ** 0.25 - 1
+        annuity = np.where(quarters_of_term > 0, (1 - (1 + rate) ** -quarters_of_term) / rate, 0.0) if rate > 0 \
+            else quarters_of_term
+        lease_capex = float((new_live * leased * frame.rent_usd_per_quarter.to_numpy() * annuity).sum())
         return {
+            "lease_capex_usd": lease_capex,
             "capacity_kh100e": float(self.capacity_kh100e[k]),
             "gpus": float(fleet.sum() * 1e3),
             "gpu_capex_usd": float((price * d.buy_kgpu[:, :, k]).sum()),

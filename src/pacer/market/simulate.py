@@ -56,7 +56,8 @@ NEIGHBOUR_SHARE = 0.1
 
 PROVIDER_SERIES = ("capacity_kh100e", "sold_kh100e", "utilisation", "gpus", "live_mw", "leased_live_mw", "built_mw",
                    "pipeline_mw", "joined_mw", "released_mw", "absorbed_mw", "revenue_usd", "gpu_capex_usd",
-                   "build_capex_usd", "capex_usd", "fees_usd", "equity_invested_usd")
+                   "build_capex_usd", "capex_usd", "lease_capex_usd", "capex_with_leases_usd", "fees_usd",
+                   "equity_invested_usd")
 TENANT_SERIES = ("demand_kh100e", "demand_inference_kh100e", "request_kh100e", "served_kh100e", "waiting_kh100e",
                  "cut_kh100e", "spend_usd", "revenue_usd", "other_costs_usd", "funding_usd", "equity_cash_usd",
                  "credits_used_usd", "credits_usd", "net_income_usd", "cash_usd")
@@ -438,7 +439,9 @@ def _play(s: Scenario, m: Any, quarters: list[str], t0: int, paths: np.ndarray, 
                 "released_mw": released_mw,
                 "absorbed_mw": absorbed_by[a.name], "revenue_usd": float(received[k]),
                 "gpu_capex_usd": st["gpu_capex_usd"], "build_capex_usd": st["build_capex_usd"],
-                "capex_usd": st["gpu_capex_usd"] + st["build_capex_usd"], "fees_usd": st["fees_usd"],
+                "capex_usd": st["gpu_capex_usd"] + st["build_capex_usd"], "lease_capex_usd": st["lease_capex_usd"],
+                "capex_with_leases_usd": st["gpu_capex_usd"] + st["build_capex_usd"] + st["lease_capex_usd"],
+                "fees_usd": st["fees_usd"],
                 "equity_invested_usd": invested[a.name],
             })
         alloc_a, paid_a, waiting_a = alloc.to_numpy(), paid.to_numpy(), waiting.to_numpy()

@@ -191,7 +191,7 @@ def build_pipeline(provider: Provider, projects: list[Project] | None = None) ->
         rows.append({
             "project": p.id, "region": p.region, "power_mw": mw, "ownership": p.ownership, "stage": p.stage,
             "remaining_quarters": remaining, "build_capex_usd": total_build * mw,
-            "rent_usd_per_quarter": rent_q,
+            "rent_usd_per_quarter": rent_q, "lease_term_years": p.lease.term_years if p.lease else 0.0,
             "opex_usd_per_quarter": fac.owned_opex_usd_per_mw_quarter.value * mw if p.ownership == "owned" else 0.0,
             "hold_usd_per_quarter": hold, "fee_live_usd": running[-1] * mw,
         })

@@ -122,7 +122,8 @@ def provider_problem(scenario: Scenario, provider: Provider, nodes: pd.DataFrame
         acc = get_accelerator(e.accelerator)
         train, serve = per_workload[acc.id]["training"], per_workload[acc.id]["inference"]
         rows.append({
-            "accelerator": acc.id, "available": max(0, (quarter(e.available) - q0).n), "price_usd": acc.price_usd,
+            "accelerator": acc.id, "available": max(0, (quarter(e.available) - q0).n),
+            "price_usd": acc.price_usd * (1 + provider.economics.server_capex_fraction),
             "h100e": (1 - share) * train + share * serve, "h100e_training": train, "h100e_inference": serve,
             "it_mw_per_kgpu": acc.server_power_per_accelerator_w * (1 + overhead) * 1000 / 1e6,
         })
