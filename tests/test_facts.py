@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pacer.errors import PacerError
 from pacer.facts import (
@@ -228,7 +230,7 @@ def test_report_and_run_page_show_every_fact(small_with_facts, tmp_path):
     from pacer.store import RunStore
     from pacer.web import create_app
 
-    s, r = small_with_facts
+    _, r = small_with_facts
     store = RunStore(tmp_path / "runs.duckdb")
     run_id = save_run(store, r, scenario_path=None, scenario_text=None, parameters={}, seconds=1.0)
     assert "facts" in store.table_names(run_id)
@@ -243,3 +245,32 @@ def test_report_and_run_page_show_every_fact(small_with_facts, tmp_path):
     client = TestClient(create_app(store, run_executor="local"))
     html = client.get(f"/runs/{run_id}").text
     assert html.count("class='fact'") == 4 and "big capex 2025 (far off on purpose)" in html
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    series=st.sampled_from([*MARKET_SERIES, "nothing", ""]),
+    party=st.sampled_from([None, "lab", "big", "startup", "ghost", 3]),
+    region=st.sampled_from([None, "us", "eu", "all"]),
+    period=st.one_of(st.sampled_from(["2026", "2025Q1..2025Q4", "2027Q4", "2024", "2026Q3..2025Q1", "x", 2026]),
+                        st.text(max_size=12)),
+    aggregate=st.sampled_from(["sum", "mean", "last", "max", "first_quarter", "median"]),
+    numbers=st.lists(st.one_of(st.floats(allow_nan=True), st.sampled_from(["2026Q1", "soon"])),
+                        min_size=3, max_size=3),
+    ratio=st.sampled_from([None, {"region": "all"}, {"workload": "all"}, {}, {"colour": "x"}]),
+)
+def test_any_fact_is_accepted_or_refused_in_one_line(series, party, region, period, aggregate, numbers, ratio):
+    metric: dict[str, Any] = {"series": series, "period": period, "aggregate": aggregate}
+    if party is not None:
+        metric["tenant" if party in ("lab", "startup") else "provider"] = party
+    if region is not None:
+        metric["region"] = region
+    if ratio is not None:
+        metric["ratio_to"] = ratio
+    reported, low, high = numbers
+    data = copy.deepcopy(SMALL) | {"facts": [{"name": "f", "metric": metric, "reported": reported, "low": low,
+                                              "high": high, "source": "s", "date": "d"}]}
+    try:
+        parse_scenario(data)
+    except PacerError as exc:
+        assert "\n" not in str(exc) and str(exc).strip()
