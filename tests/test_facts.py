@@ -274,3 +274,25 @@ def test_any_fact_is_accepted_or_refused_in_one_line(series, party, region, peri
         parse_scenario(data)
     except PacerError as exc:
         assert "\n" not in str(exc) and str(exc).strip()
+
+
+def test_calibrate_cli_end_to_end(pacer_cli, tmp_path, monkeypatch):
+    """The command's wiring (parameters, progress, JSON, the file written); every run is one cached market
+    run here (the fit itself is tested above on real runs)."""
+    import pacer.market
+
+    data = tiny_market()
+    cached = simulate(parse_scenario(data), executor="local")
+    monkeypatch.setattr(pacer.market, "simulate", lambda s, **_: cached)
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out" / "calibrated.yaml"
+    run = pacer_cli("calibrate", str(path), "--param", "market.tenants[startup].demand.start_kh100e=1:4",
+                    "-o", str(out), "--budget", "8", "--executor", "local", "--json")
+    assert run.code == 0, run.err
+    payload = run.json()
+    assert payload["params"][0]["path"] == "market.tenants[startup].demand.start_kh100e"
+    assert {f["name"] for f in payload["facts"]} == {"demand at the start", "demand a year on"}
+    assert payload["sensitivity"][0]["path"] == payload["params"][0]["path"]
+    written = yaml.safe_load(out.read_text())
+    assert written["calibrated"][0]["value"] == pytest.approx(payload["params"][0]["value"], rel=1e-5)
