@@ -296,3 +296,20 @@ def test_calibrate_cli_end_to_end(pacer_cli, tmp_path, monkeypatch):
     assert payload["sensitivity"][0]["path"] == payload["params"][0]["path"]
     written = yaml.safe_load(out.read_text())
     assert written["calibrated"][0]["value"] == pytest.approx(payload["params"][0]["value"], rel=1e-5)
+
+
+def test_a_refused_candidate_reads_as_missing_facts(monkeypatch):
+    """A candidate the model refuses does not stop the search: every fact reads as missing (the penalty)."""
+    import pacer.market
+    from pacer.facts import _Evaluate
+
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise PacerError("plan not proven")
+
+    monkeypatch.setattr(pacer.market, "simulate", refuse)
+    job = _Evaluate(data=tiny_market(), base_dir=".", params=[Parameter("market.realised.paths", 2, 10)],
+                    kind="simulate")
+    checks = job.checks(np.array([0.5]))
+    assert [c.simulated for c in checks] == [None, None] and "run refused" in checks[0].note
+    assert job(np.array([0.5])) == pytest.approx(100.0)
+    assert job.scenario(np.array([0.55])).market.realised.paths == 6  # a count stays a whole number

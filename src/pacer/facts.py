@@ -266,6 +266,13 @@ def _residual(fact: Fact, simulated: float | str | None) -> float | None:
     return (float(simulated) - reported) / half
 
 
+def applies(fact: Fact, catalogue: dict[str, tuple[str, ...]]) -> bool:
+    """Whether a run with this series catalogue can say anything about ``fact``."""
+    m = fact.metric
+    dims_used = [d for d in DIMS if getattr(m, d) not in (None, "all")]
+    return m.series in catalogue and all(d in catalogue[m.series] for d in dims_used)
+
+
 def check_facts(scenario: Scenario, result: Any, table: pd.DataFrame | None = None) -> list[FactCheck]:
     """The scenario's facts read off ``result`` (a market run or a plan). Facts on series the result does not
     have (a market fact against a plan) are left out; a period the run does not cover reads as missing."""
@@ -279,8 +286,7 @@ def check_facts(scenario: Scenario, result: Any, table: pd.DataFrame | None = No
     for f in scenario.facts:
         m = f.metric
         selection = m.model_dump()
-        dims_used = [d for d in DIMS if selection.get(d) not in (None, "all")]
-        if m.series not in catalogue or any(d not in catalogue[m.series] for d in dims_used):
+        if not applies(f, catalogue):
             continue
         first, last = m.quarters
         period = [str(q) for q in pd.period_range(first, last, freq="Q")]
@@ -436,20 +442,30 @@ class _Evaluate:
     def scenario(self, unit: Any) -> Scenario:
         data = self.data
         for p, value in zip(self.params, self.values(unit), strict=True):
-            data = set_value(data, p.path, value)
+            whole = isinstance(get_value(self.data, p.path), int)  # a count stays a count
+            data = set_value(data, p.path, round(value) if whole else value)
         return parse_scenario(data, self.base_dir)
 
     def checks(self, unit: Any) -> list[FactCheck]:
-        s = self.scenario(unit)
-        if self.kind == "simulate":
-            from pacer.market import simulate
+        """The facts at ``unit``; a candidate the model refuses (a plan not proven, an input out of range)
+        reads as every fact missing, so the search moves away from it rather than stopping."""
+        try:
+            s = self.scenario(unit)
+            if self.kind == "simulate":
+                from pacer.market import simulate
 
-            result: Any = simulate(s, executor="local")
-        else:
-            from pacer.plan import plan
+                result: Any = simulate(s, executor="local")
+            else:
+                from pacer.plan import plan
 
-            result = plan(s, evaluate_out_of_sample=False)
-        return check_facts(s, result)
+                result = plan(s, evaluate_out_of_sample=False)
+            return check_facts(s, result)
+        except PacerError as exc:
+            base = parse_scenario(self.data, self.base_dir)
+            catalogue = MARKET_SERIES if self.kind == "simulate" else PLAN_SERIES
+            return [FactCheck(name=f.name, series=f.metric.series, unit=unit_of(f), reported=f.reported, low=f.low,
+                              high=f.high, simulated=None, within=False, residual=None, source=f.source,
+                              date=f.date, note=f"run refused: {exc}") for f in base.facts if applies(f, catalogue)]
 
     def residuals(self, unit: Any) -> np.ndarray:
         """Each fact's residual in band half-widths (a missing one as the square root of the penalty)."""

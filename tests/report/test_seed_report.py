@@ -11,7 +11,7 @@ from pacer.store import RunStore
 
 SEED = Path("examples/seed-2025/scenario.yaml")
 CHARTS = {"demand_fan", "sizing_pareto", "capacity_vs_demand", "pacing_timeline", "gpu_fleet", "cash_and_npv",
-          "market_flows", "tenant_money"}
+          "market_flows", "tenant_money", "facts"}
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_report_opens_offline_and_shows_every_chart(seed_report, browser):
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(seed_report.resolve().as_uri())
     charts = page.locator("div.chart")
-    assert charts.count() == len(CHARTS)
+    assert charts.count() == len(CHARTS) + 1  # the facts chart of the plan and of the market
     for i in range(charts.count()):
         assert charts.nth(i).locator(".main-svg").count() > 0, charts.nth(i).get_attribute("data-chart")
     assert outside == [] and errors == []
