@@ -313,3 +313,19 @@ def test_a_refused_candidate_reads_as_missing_facts(monkeypatch):
     assert [c.simulated for c in checks] == [None, None] and "run refused" in checks[0].note
     assert job(np.array([0.5])) == pytest.approx(100.0)
     assert job.scenario(np.array([0.55])).market.realised.paths == 6  # a count stays a whole number
+
+
+def test_a_plan_shows_the_facts_it_can_see(seed_plan_result):
+    """The seed's plan reads the facts on series a plan has (release by region, inference share) and leaves
+    the market's out; its JSON carries them."""
+    facts = {f["name"]: f for f in seed_plan_result.to_dict()["facts"]}
+    assert "hyperscaler walked away from about 2 GW in six months" in facts
+    assert "inference above half of AI compute demand by 2026" in facts
+    assert "lab compute spend 2024" not in facts  # a market series
+    share = facts["inference above half of AI compute demand by 2026"]["simulated"]
+    ds = seed_plan_result.dataset
+    q2026 = [str(q).startswith("2026") for q in ds.quarter.to_numpy()]
+    demand = seed_plan_result.problem.demand_kh100e  # node, region, workload
+    weights = ds.probability.to_numpy()[q2026]
+    expected = (demand[q2026, :, 1].sum(1) * weights).sum() / (demand[q2026].sum((1, 2)) * weights).sum()
+    assert share == pytest.approx(expected, rel=1e-6)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -97,3 +98,25 @@ def test_market_names_must_be_unique():
         bad["market"][section][1]["name"] = bad["market"][section][0]["name"]
         with pytest.raises(PacerError, match=rf"market\.{section}\[1\]\.name: duplicate {field}"):
             parse_scenario(bad)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_nan_and_infinity_are_never_inputs(value):
+    """Probe failure (issue 13): NaN and infinity passed validation of money, volume and fleet fields."""
+    from tests.market.conftest import SMALL
+
+    for path in (("market", "tenants", 0, "cash_usd"), ("market", "providers", 0, "fleet", 0, "gpus"),
+                 ("market", "contracts", 2, "price_usd_per_h100e_hour")):
+        data = copy.deepcopy(SMALL)
+        node: Any = data
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        with pytest.raises(PacerError, match="must be a finite number|Input should be a finite number") as err:
+            parse_scenario(data)
+        assert "\n" not in str(err.value)
+
+
+def test_plan_options_must_be_finite(pacer_cli):
+    run = pacer_cli("plan", "examples/seed-2025/scenario.yaml", "--cvar-weight", "inf", "--no-save")
+    assert run.code == 2 and "cvar_weight: must be a finite number >= 0" in run.err

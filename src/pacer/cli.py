@@ -316,14 +316,18 @@ def plan_cmd(
     """Plan and pace the provider's datacenter pipeline under demand uncertainty.
 
     Exits 3 with one line when no plan is proven within planning.mip_gap (see --accept-gap)."""
+    import math
     import time
 
     from pacer.plan import check_plan_options, plan
     from pacer.scenario import load_scenario
 
     for name, value in (("leaves", leaves), ("paths", paths), ("time_limit", time_limit)):
-        if value is not None and value <= 0:
-            raise PacerError(f"{name}: must be > 0, got {value!r}")
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise PacerError(f"{name}: must be a finite number > 0, got {value!r}")
+    for name, value in (("cvar_weight", cvar_weight), ("accept_gap", accept_gap)):
+        if value is not None and not (value >= 0 and math.isfinite(value)):
+            raise PacerError(f"{name}: must be a finite number >= 0, got {value!r}")
     if rolling_paths is not None and rolling_paths < 0:
         raise PacerError(f"rolling_paths: must be >= 0, got {rolling_paths!r}")
     check_plan_options(engine, workers, accept_gap)

@@ -35,7 +35,7 @@ def _check_quarter(value: Any) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN or infinity is never an input
 
 
 class Horizon(_Strict):

@@ -147,7 +147,14 @@ class PlanResult(Result):
             "decisions": self.decisions.to_dict("records"),
             "projects_table": table.to_dict("records"),
             "evaluation": ev,
+            "facts": self.facts(),
         })
+
+    def facts(self) -> list[dict[str, Any]]:
+        """The scenario's reported facts that a plan can show (:func:`pacer.facts.check_facts`)."""
+        from pacer.facts import check_facts
+
+        return [f.to_dict() for f in check_facts(self.scenario, self)]
 
     def summary_rows(self) -> list[tuple[str, Any]]:
         o = self.outcome
