@@ -112,7 +112,7 @@ def test_nan_and_infinity_are_never_inputs(value):
         for key in path[:-1]:
             node = node[key]
         node[path[-1]] = value
-        with pytest.raises(PacerError, match="must be a finite number|Input should be a finite number") as err:
+        with pytest.raises(PacerError, match=r"must be a finite number|Input should be a finite number") as err:
             parse_scenario(data)
         assert "\n" not in str(err.value)
 
