@@ -65,3 +65,17 @@ def test_scenario_paths_and_spread():
 def test_bad_input(call, field):
     with pytest.raises(PacerError, match=rf"^{field}: "):
         call()
+
+
+@pytest.mark.parametrize("quarter_index", [0, 1, 5])
+def test_a_certain_jump_doubles_the_level_from_its_quarter_even_the_first(quarter_index):
+    """Probe failure (issue 13): a jump in the horizon's first quarter was silently ignored."""
+    from pacer.demand.drivers import DriverEvent
+
+    kwargs = {"annual_growth": [0.0], "annual_volatility": [0.0], "seed": 1}
+    base = sample_growth_paths(4, 8, **kwargs)
+    jumped = sample_growth_paths(4, 8, events=[DriverEvent(driver=0, quarter=quarter_index, probability=1.0,
+                                                           kind="jump", size=1.0)], **kwargs)
+    ratio = jumped[:, :, 0] / base[:, :, 0]
+    np.testing.assert_allclose(ratio[:, quarter_index:], 2.0)
+    np.testing.assert_allclose(ratio[:, :quarter_index], 1.0)

@@ -92,6 +92,7 @@ def sample_growth_paths(
         hits = rng.random((n_paths, n_quarters - 1, n_drivers)) < p / 4.0
         steps = steps + hits * np.log1p(size)
     step_quarter = np.arange(1, n_quarters)  # step s moves the level from quarter s-1 to s
+    start = np.zeros((n_paths, n_drivers))  # log level in quarter 0: a jump there moves it
     for event in events:
         if not 0 <= event.driver < n_drivers:
             raise InputError("events.driver", event.driver, f"must index one of {n_drivers} drivers")
@@ -102,6 +103,8 @@ def sample_growth_paths(
             if event.size <= -1:
                 raise InputError("events.size", event.size, "must be > -1")
             change = np.where(step_quarter == event.quarter, np.log1p(event.size), 0.0)
+            if event.quarter == 0:
+                start[:, event.driver] += hit * np.log1p(event.size)
         elif event.kind == "plateau":
             if event.growth_after <= -1:
                 raise InputError("events.growth_after", event.growth_after, "must be > -1")
@@ -110,7 +113,8 @@ def sample_growth_paths(
         else:
             raise InputError("events.kind", event.kind, "must be jump or plateau")
         steps[:, :, event.driver] += hit[:, None] * change[None, :]
-    log_level = np.concatenate([np.zeros((n_paths, 1, n_drivers)), np.cumsum(steps, axis=1)], axis=1)
+    log_level = start[:, None, :] + np.concatenate([np.zeros((n_paths, 1, n_drivers)), np.cumsum(steps, axis=1)],
+                                                   axis=1)
     return np.exp(log_level)
 
 
