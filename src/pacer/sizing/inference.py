@@ -148,6 +148,14 @@ def _positive_int(name: str, value: int | None) -> None:
         raise InputError(name, value, "must be a positive integer")
 
 
+def check_context(model: str, input_tokens: int, output_tokens: int) -> None:
+    """A request must fit the model's context window (prompt and generated tokens together)."""
+    window = get_model(model).max_context
+    if input_tokens + output_tokens > window:
+        raise InputError("input_tokens", input_tokens, f"with output_tokens {output_tokens}, exceeds {model}'s "
+                         f"context of {window:,} tokens")
+
+
 def _positive(name: str, value: float | None) -> None:
     if value is not None and not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
         raise InputError(name, value, "must be > 0")
@@ -278,6 +286,7 @@ def size_inference(
     _positive_int("count", count)
     _positive_int("input_tokens", input_tokens)
     _positive_int("output_tokens", output_tokens)
+    check_context(model, input_tokens, output_tokens)
     for name, value in (("ttft_ms", ttft_ms), ("tpot_ms", tpot_ms), ("rate_rps", rate_rps)):
         _positive(name, value)
     eff = efficiency or load_efficiency()

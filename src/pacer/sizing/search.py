@@ -13,7 +13,7 @@ from pacer._result import Result, plain
 from pacer.catalog import Efficiency, get_accelerator, get_model, load_catalog, load_efficiency
 from pacer.errors import InputError
 from pacer.sizing.hardware import PRECISIONS, bytes_per_value, default_kv_precision, hardware_of
-from pacer.sizing.inference import layouts, performance_over_batches
+from pacer.sizing.inference import check_context, layouts, performance_over_batches
 from pacer.sizing.roofline import ModelShape
 
 
@@ -114,6 +114,7 @@ def size_search(
             raise InputError(name, value, "must be > 0")
     if input_tokens < 1 or output_tokens < 1:
         raise InputError("input_tokens/output_tokens", (input_tokens, output_tokens), "must be >= 1")
+    check_context(model, input_tokens, output_tokens)
     eff = efficiency or load_efficiency()
     if stack is not None:
         families = eff.stacks.get("serving", stack).families
