@@ -250,3 +250,14 @@ def test_serve_and_simulate_flags_are_checked(pacer_cli):
     assert run.code == 2 and "port" in run.err
     run = pacer_cli("simulate", "examples/seed-2025/scenario.yaml", "--executor", "cluster")
     assert run.code == 2 and "executor" in run.err
+
+
+def test_output_onto_a_folder_or_a_negative_count_is_one_line(pacer_cli, tmp_path):
+    """Probe failures (issue 13): -o onto a folder, --perfect-foresight-paths -1."""
+    folder = tmp_path / "out.html"
+    folder.mkdir()
+    run = pacer_cli("report", "--scenario", "examples/seed-2025/scenario.yaml", "-o", str(folder))
+    assert run.code == 2 and "output: is a folder" in run.err and run.err.strip().count("\n") == 0
+    run = pacer_cli("plan", "examples/seed-2025/scenario.yaml", "--perfect-foresight-paths", "-1", "--no-save")
+    assert run.code == 2 and "perfect_foresight_paths: must be >= 0" in run.err
+    assert not list(tmp_path.glob("*.tmp"))

@@ -330,6 +330,8 @@ def plan_cmd(
             raise PacerError(f"{name}: must be a finite number >= 0, got {value!r}")
     if rolling_paths is not None and rolling_paths < 0:
         raise PacerError(f"rolling_paths: must be >= 0, got {rolling_paths!r}")
+    if perfect_foresight_paths is not None and perfect_foresight_paths < 0:
+        raise PacerError(f"perfect_foresight_paths: must be >= 0, got {perfect_foresight_paths!r}")
     check_plan_options(engine, workers, accept_gap)
     loaded = load_scenario(scenario)
     if loaded.provider is None:
@@ -464,6 +466,7 @@ def calibrate_cmd(
         raise PacerError(f"executor: must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     if not output.endswith((".yaml", ".yml")):
         raise PacerError(f"output: must be a .yaml file, got {output!r}")
+    _writable(output, "output")
     params = [parse_param(text) for text in param]
     load_scenario(scenario)  # one-line errors for the scenario itself first
     data = yaml.safe_load(Path(scenario).read_text())
@@ -569,6 +572,7 @@ def report_cmd(
 
     if not output.endswith(".html"):
         raise PacerError(f"output: must be an .html file, got {output!r}")
+    _writable(output, "output")
     run_store = _store(store)
     ids = list(run_ids or [])
     if scenario is not None:
@@ -643,11 +647,23 @@ class _NoProgress:
 
 
 def _write_html(path: str, what: str) -> None:
-    from pathlib import Path
 
     if not path.endswith(".html"):
         raise PacerError(f"plot: must be an .html file for the {what} charts, got {path!r}")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    _writable(path, "plot")
+
+
+def _writable(path: str, field: str) -> None:
+    """A file path we can write: its folder is created; a folder or an unwritable place is one line."""
+    from pathlib import Path
+
+    target = Path(path)
+    if target.is_dir():
+        raise PacerError(f"{field}: is a folder, not a file, got {path!r}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PacerError(f"{field}: cannot create its folder ({exc.strerror}), got {path!r}") from exc
 
 
 def _save(figure: Any, path: str) -> None:
