@@ -120,3 +120,21 @@ def test_nan_and_infinity_are_never_inputs(value):
 def test_plan_options_must_be_finite(pacer_cli):
     run = pacer_cli("plan", "examples/seed-2025/scenario.yaml", "--cvar-weight", "inf", "--no-save")
     assert run.code == 2 and "cvar_weight: must be a finite number >= 0" in run.err
+
+
+@pytest.mark.parametrize(("path", "value", "field"), [
+    (("demand", "uncertainty", "branch_quarters"), 1, "demand.uncertainty.branch_quarters"),
+    (("demand", "drivers", "training_compute", "growth_from"), True, "demand.drivers.training_compute.growth_from"),
+    (("demand", "uncertainty", "seed"), -1, "demand.uncertainty.seed"),
+    (("market", "realised", "seed"), -5, "market.realised.seed"),
+])
+def test_values_a_user_can_write_are_one_line(path, value, field):
+    """Probe failures (issue 13): these were tracebacks (TypeError, a negative seed)."""
+    data = yaml.safe_load(Path("examples/seed-2025/scenario.yaml").read_text())
+    node: Any = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(PacerError) as err:
+        parse_scenario(data)
+    assert str(err.value).startswith(field) and "\n" not in str(err.value)

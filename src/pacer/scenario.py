@@ -89,6 +89,8 @@ class DriverSpec(_Strict):
     @field_validator("growth_from", mode="before")
     @classmethod
     def _schedule(cls, value: Any) -> dict[str, float]:
+        if value is not None and not isinstance(value, dict):
+            raise ValueError("must be a mapping {quarter: growth from then on}")
         out = {}
         for q, g in dict(value or {}).items():
             if not isinstance(g, int | float) or g <= -1:
@@ -171,11 +173,13 @@ class Uncertainty(_Strict):
     paths: int = Field(default=2000, ge=1, le=1_000_000)
     leaves: int = Field(default=20, ge=1, le=5000)
     branch_quarters: list[str] = Field(default_factory=list)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
 
     @field_validator("branch_quarters", mode="before")
     @classmethod
     def _quarters(cls, value: Any) -> list[str]:
+        if not isinstance(value, list | tuple):
+            raise ValueError("must be a list of quarters like [2025Q1, 2026Q1]")
         return [_check_quarter(v) for v in value]
 
 
@@ -294,7 +298,7 @@ class Planning(_Strict):
 class Evaluation(_Strict):
     paths: int = Field(default=200, ge=1, le=100_000)
     perfect_foresight_paths: int = Field(default=12, ge=0, le=1000)
-    seed: int = 1
+    seed: int = Field(default=1, ge=0, le=2**32 - 1)
     #: Paths on which the re-planning policies run (each re-solves at every epoch: costly, so opt-in).
     rolling_paths: int = Field(default=0, ge=0, le=10_000)
     rolling_epoch_quarters: int = Field(default=4, ge=1, le=40)
@@ -567,7 +571,7 @@ class Realised(_Strict):
 
     quantile: float = Field(default=0.5, ge=0, le=1)
     paths: int = Field(default=400, ge=2, le=100_000)
-    seed: int = 11
+    seed: int = Field(default=11, ge=0, le=2**32 - 1)
 
 
 class Market(_Strict):
