@@ -138,3 +138,15 @@ def test_values_a_user_can_write_are_one_line(path, value, field):
     with pytest.raises(PacerError) as err:
         parse_scenario(data)
     assert str(err.value).startswith(field) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("name: x\n".encode("utf-16"), "is not UTF-8 text"),
+    (bytes(range(256)), "is not UTF-8 text"),
+    (("a: " + "[" * 20000 + "]" * 20000).encode(), "nests too deeply"),
+])
+def test_unreadable_scenario_files_are_one_line(pacer_cli, tmp_path, content, message):
+    path = tmp_path / "s.yaml"
+    path.write_bytes(content)
+    run = pacer_cli("demand", str(path), "--no-save")
+    assert run.code == 2 and message in run.err and run.err.strip().count("\n") == 0

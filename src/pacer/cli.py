@@ -456,11 +456,10 @@ def calibrate_cmd(
     from pathlib import Path
 
     import pandas as pd
-    import yaml
 
     from pacer.facts import calibrate, facts_frame, parse_param
     from pacer.runner import EXECUTORS
-    from pacer.scenario import load_scenario
+    from pacer.scenario import load_scenario, read_yaml
 
     if executor not in EXECUTORS:
         raise PacerError(f"executor: must be one of {', '.join(EXECUTORS)}, got {executor!r}")
@@ -469,7 +468,7 @@ def calibrate_cmd(
     _writable(output, "output")
     params = [parse_param(text) for text in param]
     load_scenario(scenario)  # one-line errors for the scenario itself first
-    data = yaml.safe_load(Path(scenario).read_text())
+    data = read_yaml(Path(scenario).read_text(encoding="utf-8"), scenario)
     with _progress(True) as progress:
         task = progress.add_task("calibrating: first generation", total=None)
         result = calibrate(data, params, base_dir=Path(scenario).parent, kind=kind, budget=budget, seed=seed,

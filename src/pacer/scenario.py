@@ -926,13 +926,21 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file."""
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError("scenario", str(path), f"cannot read file ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError("scenario", str(path), f"is not UTF-8 text (byte {exc.start})") from exc
+    return parse_scenario(read_yaml(text, str(path)), p.parent)
+
+
+def read_yaml(text: str, name: str = "scenario") -> Any:
+    """YAML text as data; malformed or absurdly nested text is one line naming where."""
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise InputError("scenario", str(path), f"is not valid YAML{where}") from exc
-    return parse_scenario(data, p.parent)
+        raise InputError("scenario", name, f"is not valid YAML{where}") from exc
+    except RecursionError as exc:
+        raise InputError("scenario", name, "nests too deeply to be a scenario") from exc

@@ -145,15 +145,17 @@ def create_app(store: RunStore | None = None, *, token: str | None = None, scena
         return body.yaml, None
 
     def parse(text: str, path: str | None) -> Any:
-        from pacer.scenario import parse_scenario
+        from pacer.scenario import parse_scenario, read_yaml
 
         try:
             if path is None and any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text)):
                 raise PacerError("scenario: YAML aliases are not accepted in a posted scenario, got an alias")
-            data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             raise PacerError(f"scenario: is not valid YAML{f' at line {mark.line + 1}' if mark else ''}") from exc
+        except RecursionError as exc:
+            raise PacerError("scenario: nests too deeply to be a scenario, got deep nesting") from exc
+        data = read_yaml(text)
         if path is None and isinstance(data, dict):  # a posted scenario may not make the server read files
             if isinstance(data.get("provider"), dict) and data["provider"].get("projects_csv"):
                 raise PacerError("provider.projects_csv: not allowed in a posted scenario (the server reads no "
