@@ -120,3 +120,24 @@ def test_commands_save_runs_unless_told_not_to(pacer_cli, tmp_path, _private_sto
     assert run.out.lstrip().startswith("{")  # stdout stays pure JSON
     runs = RunStore(_private_store).list_runs()
     assert list(runs.kind) == ["demand"] and runs.scenario_path.iloc[0] == str(path.resolve())
+
+
+@pytest.mark.parametrize("kind", ["truncated", "sqlite"])
+def test_a_damaged_or_foreign_store_is_one_line(pacer_cli, tmp_path, kind):
+    """Probe failures (issue 13): a truncated store gave DuckDB tracebacks; an SQLite file made DuckDB try
+    to download an extension."""
+    path = tmp_path / "runs.duckdb"
+    if kind == "truncated":
+        RunStore(path)
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 3])
+    else:
+        import sqlite3
+
+        con = sqlite3.connect(path)
+        con.execute("create table t (x int)")
+        con.commit()
+        con.close()
+    for args in (("runs", "list", "--store", str(path)), ("runs", "delete", "abc", "--store", str(path))):
+        run = pacer_cli(*args)
+        assert run.code == 2 and "store:" in run.err and run.err.strip().count("\n") == 0, run.err

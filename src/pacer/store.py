@@ -87,7 +87,10 @@ class RunStore:
             deadline = time.monotonic() + LOCK_WAIT_S
             while True:
                 try:
-                    con = duckdb.connect(str(self.path))
+                    # No extension is ever fetched (no network at run time): a file of another database
+                    # (SQLite, say) is refused instead of DuckDB downloading a reader for it.
+                    con = duckdb.connect(str(self.path), config={"autoinstall_known_extensions": False,
+                                                                 "autoload_known_extensions": False})
                     break
                 except duckdb.Error as exc:  # another process holds the file: wait a little, then give up
                     if "lock" not in str(exc).lower() or time.monotonic() > deadline:
@@ -95,6 +98,9 @@ class RunStore:
                     time.sleep(0.1)
             try:
                 yield con
+            except duckdb.Error as exc:  # a damaged or foreign file: one line, never a database traceback
+                raise PacerError(f"store: {self.path} cannot be used ({str(exc).splitlines()[0]}); "
+                                 "point --store or $PACER_STORE at another file") from exc
             finally:
                 con.close()
 
