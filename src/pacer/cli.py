@@ -601,6 +601,8 @@ def serve_cmd(
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     token: Annotated[str | None, typer.Option(help="Bearer token required by every request that writes.")] = None,
     scenario: Annotated[list[str] | None, typer.Option(help="Scenario files the app may open (repeatable).")] = None,
+    allowed_host: Annotated[list[str] | None, typer.Option(
+        help="Host names the app answers besides the bound address and localhost (repeatable).")] = None,
     store: StoreOption = None,
 ) -> None:
     """Serve the web app: JSON API and pages (sizing calculator, scenario editor, runs, comparison)."""
@@ -610,7 +612,11 @@ def serve_cmd(
 
     if not 0 < port < 65536:
         raise PacerError(f"port: must be between 1 and 65535, got {port}")
-    application = create_app(store=_store(store), token=token, scenarios=scenario or [])
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    if not loopback and not token:
+        raise PacerError(f"token: serving on {host} (not this machine only) needs --token, got none")
+    hosts = sorted({host, "127.0.0.1", "localhost", "[::1]", *(allowed_host or [])} - {"0.0.0.0", "::"})
+    application = create_app(store=_store(store), token=token, scenarios=scenario or [], allowed_hosts=hosts)
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
 

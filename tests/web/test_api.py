@@ -204,3 +204,19 @@ def test_an_unproven_plan_is_shown_as_such_never_as_a_plan(tmp_path):
     assert "(unproven)" in client.get("/runs").text
     assert "Unproven plan: status accepted_gap" in render_report([store.get(run_id)], {}, "t")
     assert "plan not proven optimal (accepted_gap): gap 3.00%" in result.to_dict()["warning"]
+
+
+def test_a_foreign_host_header_is_refused(tmp_path):
+    """Probe failure (issue 13): a DELETE with Host: attacker.example deleted a run (DNS rebinding)."""
+    from fastapi.testclient import TestClient
+
+    app = create_app(RunStore(tmp_path / "runs.duckdb"), run_executor="local", allowed_hosts=["127.0.0.1"])
+    client = TestClient(app, base_url="http://127.0.0.1")
+    assert client.get("/api/runs").status_code == 200
+    assert client.delete("/api/runs/abc", headers={"host": "attacker.example"}).status_code == 400
+    assert client.get("/api/runs", headers={"host": "attacker.example"}).status_code == 400
+
+
+def test_a_public_bind_needs_a_token(pacer_cli):
+    run = pacer_cli("serve", "--host", "0.0.0.0")
+    assert run.code == 2 and "needs --token" in run.err

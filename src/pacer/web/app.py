@@ -90,8 +90,10 @@ def _unprocessable(message: str) -> JSONResponse:
 
 
 def create_app(store: RunStore | None = None, *, token: str | None = None, scenarios: list[str] | None = None,
-               run_executor: str = "auto") -> FastAPI:
-    """The app over ``store``; ``scenarios`` are the files the editor may open and runs may use."""
+               run_executor: str = "auto", allowed_hosts: list[str] | None = None) -> FastAPI:
+    """The app over ``store``; ``scenarios`` are the files the editor may open and runs may use.
+    ``allowed_hosts``: the Host headers it answers (``pacer serve`` passes the bound address, localhost and
+    ``--allowed-host``): a page from another name that resolves here (DNS rebinding) gets 400."""
     run_store = store if store is not None else RunStore()
     files = {Path(f).name: Path(f).resolve() for f in scenarios or []}
     jobs: dict[str, Job] = {}
@@ -100,6 +102,10 @@ def create_app(store: RunStore | None = None, *, token: str | None = None, scena
     templates.env.filters["fmt"] = fmt
     app = FastAPI(title="pacer", version=_version())
     app.state.store = run_store
+    if allowed_hosts is not None:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
