@@ -126,3 +126,9 @@ def test_user_table_probabilities_must_sum_to_one(tmp_path, seed_raw):
     raw["demand"]["uncertainty"] = {"paths": 2, "leaves": 2}
     with pytest.raises(PacerError, match=r"^demand.table.probability: must sum to 1 over scenarios, got 0.9"):
         forecast(parse_scenario(raw, tmp_path))
+
+
+def test_a_forecast_too_large_for_memory_is_refused_before_allocating(pacer_cli):
+    """Probe failure (issue 13): --paths 100000000 tried to allocate 24.6 GiB."""
+    run = pacer_cli("demand", "examples/seed-2025/scenario.yaml", "--paths", "100000000", "--no-save")
+    assert run.code == 2 and "paths: needs about" in run.err and "use at most" in run.err

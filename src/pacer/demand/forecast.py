@@ -308,6 +308,21 @@ def _table_demand(s: Scenario) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return values, probs["min"].to_numpy(), names
 
 
+#: Most memory the sampled demand arrays of one forecast may take (bytes): past it, fewer paths, one line.
+MAX_SAMPLE_BYTES = 2 * 1024**3
+
+
+def check_sample_memory(n_paths: int, n_quarters: int, n_regions: int, n_accelerators: int, n_tenants: int) -> None:
+    """Refuse, before allocating, a forecast whose sampled arrays would pass :data:`MAX_SAMPLE_BYTES`: GPUs per
+    (path, quarter, region, workload, accelerator) and demand per tenant, in float64."""
+    cells = n_paths * n_quarters * len(WORKLOADS) * n_regions * (n_accelerators + n_tenants)
+    need = 8 * cells
+    if need > MAX_SAMPLE_BYTES:
+        most = max(1, int(n_paths * MAX_SAMPLE_BYTES / need))
+        raise InputError("paths", n_paths, f"needs about {need / 1024**3:,.1f} GiB of samples (limit "
+                         f"{MAX_SAMPLE_BYTES / 1024**3:.0f} GiB); use at most {most:,} paths")
+
+
 def forecast(scenario: Scenario | str | Path, *, paths: int | None = None, leaves: int | None = None,
              seed: int | None = None, balanced: bool = False) -> DemandForecast:
     """Forecast demand for ``scenario`` (a :class:`~pacer.scenario.Scenario` or a YAML path).
@@ -336,6 +351,8 @@ def forecast(scenario: Scenario | str | Path, *, paths: int | None = None, leave
     quarters = [str(q) for q in s.quarters]
     q0 = quarter(s.horizon.start)
     acc_at = s.accelerator_at()
+    check_sample_memory(n_paths, len(quarters), len(s.regions), len(dict.fromkeys(acc_at)),
+                        len({w.tenant for w in s.demand.training} | {w.tenant for w in s.demand.inference}) or 1)
 
     if s.demand.table is not None:
         h100e_table, probs, _ = _table_demand(s)
