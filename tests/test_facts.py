@@ -329,3 +329,17 @@ def test_a_plan_shows_the_facts_it_can_see(seed_plan_result):
     weights = ds.probability.to_numpy()[q2026]
     expected = (demand[q2026, :, 1].sum(1) * weights).sum() / (demand[q2026].sum((1, 2)) * weights).sum()
     assert share == pytest.approx(expected, rel=1e-6)
+
+
+def test_the_calibrated_record_must_match_the_scenario():
+    from pathlib import Path
+
+    data = yaml.safe_load(Path("examples/seed-2025/scenario.yaml").read_text())
+    assert data["calibrated"]  # the seed records what was set against its facts
+    parse_scenario(data)
+    data["calibrated"][0]["value"] = 1.0
+    with pytest.raises(PacerError, match=r"calibrated\[0\]\.value: differs from the scenario's"):
+        parse_scenario(data)
+    data["calibrated"][0]["path"] = "market.providers[nobody].fleet[0].gpus"
+    with pytest.raises(PacerError, match=r"calibrated\[0\]\.path: names no value"):
+        parse_scenario(data)

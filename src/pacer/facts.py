@@ -392,6 +392,20 @@ def set_value(data: Any, path: str, value: float) -> Any:
     return out
 
 
+def check_calibrated(data: dict[str, Any], s: Scenario) -> None:
+    """The ``calibrated:`` record must describe the scenario: each path exists and holds its recorded value."""
+    for i, c in enumerate(s.calibrated):
+        try:
+            current = get_value(data, c.path)
+        except PacerError:
+            raise InputError(f"calibrated[{i}].path", c.path, "names no value of this scenario") from None
+        if not isinstance(current, int | float) or not math.isclose(float(current), c.value, rel_tol=1e-6,
+                                                                      abs_tol=1e-12):
+            raise InputError(f"calibrated[{i}].value", c.value, f"differs from the scenario's {c.path} ({current!r})")
+        if not c.low <= c.value <= c.high:
+            raise InputError(f"calibrated[{i}].value", c.value, f"is outside its bounds {c.low}..{c.high}")
+
+
 def parse_param(text: str) -> Parameter:
     """``PATH=LOW:HIGH`` -> a :class:`Parameter` (one-line error on a malformed or empty range)."""
     path, sep, bounds = text.rpartition("=")
@@ -593,10 +607,12 @@ def calibrate(data: dict[str, Any], params: list[Parameter], *, base_dir: str | 
         sensitivity.append({"path": p.path, "loss_down": loss(down), "loss_up": loss(up),
                             "d_fact_d_param": per_fact})
     data_out = copy.deepcopy(data)
-    for p, v in zip(params, values, strict=True):
-        data_out = set_value(data_out, p.path, _round(v))
-    data_out["calibrated"] = [{"path": p.path, "value": _round(v), "low": p.low, "high": p.high}
-                              for p, v in zip(params, values, strict=True)]
+    written = [round(v) if isinstance(get_value(data, p.path), int) else _round(v)
+               for p, v in zip(params, values, strict=True)]
+    for p, v in zip(params, written, strict=True):
+        data_out = set_value(data_out, p.path, v)
+    data_out["calibrated"] = [{"path": p.path, "value": v, "low": p.low, "high": p.high}
+                              for p, v in zip(params, written, strict=True)]
     evaluations = int(search.nfev) + int(refine.nfev) + int(refine.njev or 0) * n + len(probes)
     return CalibrationResult(params=params, values=values, loss=loss(facts_at_best), facts=facts_at_best,
                              sensitivity=sensitivity, evaluations=evaluations, generations=int(search.nit) + 1,

@@ -919,6 +919,10 @@ def parse_scenario(data: Any, base_dir: str | Path = ".") -> Scenario:
         from pacer.facts import check_fact_specs
 
         check_fact_specs(scenario)
+    if scenario.calibrated:
+        from pacer.facts import check_calibrated
+
+        check_calibrated(data, scenario)
     return scenario
 
 
