@@ -13,10 +13,11 @@ _RAW = yaml.safe_load(SEED.read_text())
 
 @pytest.fixture
 def seed_raw() -> dict[str, Any]:
-    """A fresh, mutable copy of the seed example as plain data (without its market: demand tests edit the
-    workloads the market's tenants refer to)."""
+    """A fresh, mutable copy of the seed example as plain data (without its market, facts and calibration
+    record: demand tests edit the workloads the market's tenants refer to, and the horizon facts lie in)."""
     raw = copy.deepcopy(_RAW)
-    raw.pop("market", None)
+    for section in ("market", "facts", "calibrated"):
+        raw.pop(section, None)
     return raw
 
 
