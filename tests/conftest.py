@@ -119,3 +119,13 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture(scope="session")
+def small_market_result():
+    """The small market of tests/market/conftest.py simulated once per test session (about 20 s)."""
+    from pacer.market import simulate
+    from pacer.scenario import parse_scenario
+    from tests.market.conftest import SMALL
+
+    return simulate(parse_scenario(SMALL), executor="local")

@@ -46,10 +46,13 @@ FACTS = [
 
 
 @pytest.fixture(scope="module")
-def small_with_facts() -> tuple[Any, Any]:
+def small_with_facts(small_market_result) -> tuple[Any, Any]:
+    """The session's small market run, read against facts stated for the same scenario."""
+    import dataclasses
+
     data = copy.deepcopy(SMALL) | {"facts": copy.deepcopy(FACTS)}
     s = parse_scenario(data)
-    return s, simulate(s, executor="local")
+    return s, dataclasses.replace(small_market_result, scenario=s)
 
 
 def test_facts_are_read_off_the_run(small_with_facts):

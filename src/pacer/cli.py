@@ -325,7 +325,7 @@ def plan_cmd(
     for name, value in (("leaves", leaves), ("paths", paths), ("time_limit", time_limit)):
         if value is not None and not (value > 0 and math.isfinite(value)):
             raise PacerError(f"{name}: must be a finite number > 0, got {value!r}")
-    for name, value in (("cvar_weight", cvar_weight), ("accept_gap", accept_gap)):
+    for name, value in (("cvar_weight", cvar_weight),):
         if value is not None and not (value >= 0 and math.isfinite(value)):
             raise PacerError(f"{name}: must be a finite number >= 0, got {value!r}")
     if rolling_paths is not None and rolling_paths < 0:

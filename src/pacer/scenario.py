@@ -792,6 +792,11 @@ def _cross_check(s: Scenario) -> None:
     roadmap_accelerators = set(s.accelerator_at())
     stacks = load_efficiency().stacks
     for i, w in enumerate(s.demand.inference):
+        window = catalog.models[w.model].max_context
+        if w.input_tokens + w.output_tokens > window:
+            raise InputError(f"demand.inference[{i}].input_tokens", w.input_tokens,
+                             f"with output_tokens {w.output_tokens}, exceeds {w.model}'s context of {window:,} tokens")
+    for i, w in enumerate(s.demand.inference):
         for acc in sorted(roadmap_accelerators):
             if get_accelerator(acc).peak_tflops(w.precision) <= 0:
                 raise InputError(f"demand.inference[{i}].precision", w.precision,

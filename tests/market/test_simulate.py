@@ -20,8 +20,8 @@ from .conftest import SMALL
 
 
 @pytest.fixture(scope="module")
-def small_result():
-    return simulate(parse_scenario(SMALL), executor="local")
+def small_result(small_market_result):
+    return small_market_result
 
 
 def test_conservation_of_money_and_capacity(small_result):
@@ -235,10 +235,18 @@ def test_the_planner_refuses_projects_that_join_later():
 
 @settings(max_examples=3, deadline=None)
 @given(growth=st.floats(0.2, 3.0), bid=st.floats(1.5, 4.0), big_ask=st.floats(1.5, 4.0),
-       window=st.integers(1, 3), share=st.floats(0.3, 1.0))
-def test_conservation_holds_on_random_markets(growth, bid, big_ask, window, share):
+       window=st.integers(1, 3), share=st.floats(0.3, 1.0), credits=st.floats(0.0, 1.0),
+       clause=st.sampled_from(["2025Q3", "2026Q2"]))
+def test_conservation_holds_on_random_markets(growth, bid, big_ask, window, share, credits, clause):
+    """Money, capacity and released MW are conserved, with equity-for-compute credits and a trigger that
+    ends the ROFR at a random quarter (two years, to keep it quick)."""
     raw = yaml.safe_load(yaml.safe_dump(SMALL))
+    raw["horizon"] = {"start": "2025Q1", "end": "2026Q4"}
     m = raw["market"]
+    m["triggers"] = [{"name": "clause", "quarter": clause}]
+    m["contracts"][1]["ends_on"] = "clause"
+    m["contracts"].append({"type": "equity_for_compute", "tenant": "lab", "provider": "big", "start": "2025Q1",
+                           "amount_usd": 2.0e7, "compute_share": credits})
     m["tenants"][1]["demand"]["annual_growth"] = growth
     m["tenants"][0]["bid_usd_per_h100e_hour"] = bid
     m["providers"][0]["ask_usd_per_h100e_hour"] = big_ask

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pacer import size_inference, size_training
@@ -21,6 +21,7 @@ tokens = st.integers(min_value=16, max_value=16_000)
 @FAST
 @given(model=any_models, accelerator=fp8_accelerators, inp=tokens, out=tokens, extra=st.integers(1, 8000))
 def test_more_output_tokens_never_raise_throughput_per_request(model, accelerator, inp, out, extra):
+    assume(inp + out + extra <= get_model(model).max_context)  # longer requests are refused
     base = size_inference(model, accelerator, 8, "fp8", inp, out)
     longer = size_inference(model, accelerator, 8, "fp8", inp, out + extra)
     assert longer.requests_per_s <= base.requests_per_s * (1 + 1e-9)
@@ -30,6 +31,7 @@ def test_more_output_tokens_never_raise_throughput_per_request(model, accelerato
 @given(model=any_models, accelerator=fp8_accelerators, count=st.integers(1, 32), more=st.integers(1, 32),
        inp=tokens, out=tokens)
 def test_more_gpus_never_reduce_max_batch(model, accelerator, count, more, inp, out):
+    assume(inp + out <= get_model(model).max_context)
     few = size_inference(model, accelerator, count, "fp8", inp, out)
     many = size_inference(model, accelerator, count + more, "fp8", inp, out)
     assert many.max_batch >= few.max_batch
@@ -40,6 +42,7 @@ def test_more_gpus_never_reduce_max_batch(model, accelerator, count, more, inp, 
 @FAST
 @given(model=any_models, accelerator=fp8_accelerators, count=st.integers(1, 16), inp=tokens, out=tokens)
 def test_fp8_never_needs_more_memory_than_bf16(model, accelerator, count, inp, out):
+    assume(inp + out <= get_model(model).max_context)
     bf16 = size_inference(model, accelerator, count, "bf16", inp, out)
     fp8 = size_inference(model, accelerator, count, "fp8", inp, out)
     assert fp8.max_batch >= bf16.max_batch
@@ -53,6 +56,7 @@ def test_fp8_never_needs_more_memory_than_bf16(model, accelerator, count, inp, o
 @FAST
 @given(smaller=dense_models, larger=dense_models, accelerator=fp8_accelerators, inp=tokens, out=tokens)
 def test_bigger_model_never_needs_fewer_gpus(smaller, larger, accelerator, inp, out):
+    assume(inp + out <= min(get_model(smaller).max_context, get_model(larger).max_context))
     a, b = get_model(smaller), get_model(larger)
     # "Bigger" in every respect that takes memory: weights and KV cache per token.
     kv = lambda m: kv_bytes_per_sequence(ModelShape.of(m), 1, 1.0)  # noqa: E731
