@@ -55,6 +55,7 @@ def test_search_writes_plot(pacer_cli, tmp_path):
         (["--accelerator", "a100-80gb", "--precision", "fp8"], "precision: a100-80gb has no fp8 support"),
         (["--tpot-ms", "-1"], "tpot_ms: must be > 0, got -1.0"),
         (["--input-tokens", "2000000"], "input_tokens: with output_tokens"),  # the model's context window
+        (["--rate", "1e308"], "rate_rps: must be at most"),  # was an OverflowError
         (["--stack", "vlm"], "stack: unknown serving stack 'vlm'; allowed: tuned, trtllm, vllm"),
         (["--accelerator", "mi300x", "--stack", "trtllm"], "stack: 'trtllm' does not run on mi300x (amd)"),
         (["--stack", "jetstream", "--accelerator", "tpu-v6e", "--precision", "fp8"], "tpu-v6e has no fp8"),

@@ -148,6 +148,11 @@ def _positive_int(name: str, value: int | None) -> None:
         raise InputError(name, value, "must be a positive integer")
 
 
+#: Largest deployment and request rate one sizing answers (beyond them every number is an overflow).
+MAX_ACCELERATORS = 10_000_000
+MAX_RATE_RPS = 1e9
+
+
 def check_context(model: str, input_tokens: int, output_tokens: int) -> None:
     """A request must fit the model's context window (prompt and generated tokens together)."""
     window = get_model(model).max_context
@@ -284,11 +289,15 @@ def size_inference(
     kv_precision = kv_precision or default_kv_precision(precision)
     bytes_per_value(kv_precision, "kv_precision")
     _positive_int("count", count)
+    if count is not None and count > MAX_ACCELERATORS:
+        raise InputError("count", count, f"must be at most {MAX_ACCELERATORS:,} accelerators")
     _positive_int("input_tokens", input_tokens)
     _positive_int("output_tokens", output_tokens)
     check_context(model, input_tokens, output_tokens)
     for name, value in (("ttft_ms", ttft_ms), ("tpot_ms", tpot_ms), ("rate_rps", rate_rps)):
         _positive(name, value)
+    if rate_rps is not None and rate_rps > MAX_RATE_RPS:
+        raise InputError("rate_rps", rate_rps, f"must be at most {MAX_RATE_RPS:,.0f} requests per second")
     eff = efficiency or load_efficiency()
     stack, stack_factor = eff.stacks.resolve("serving", stack, spec, precision)
     if mode not in MODES:
