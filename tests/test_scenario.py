@@ -150,3 +150,21 @@ def test_unreadable_scenario_files_are_one_line(pacer_cli, tmp_path, content, me
     path.write_bytes(content)
     run = pacer_cli("demand", str(path), "--no-save")
     assert run.code == 2 and message in run.err and run.err.strip().count("\n") == 0
+
+
+def test_a_correlation_that_is_no_valid_matrix_is_one_line(pacer_cli, tmp_path):
+    """Probe failure (issue 13): correlation -0.6 with three drivers raised LinAlgError."""
+    data = yaml.safe_load(Path("examples/seed-2025/scenario.yaml").read_text())
+    data["demand"]["drivers"]["correlation"] = -0.6
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    run = pacer_cli("demand", str(path), "--no-save")
+    assert run.code == 2 and "demand.drivers.correlation" in run.err and "no valid correlation" in run.err
+
+
+def test_a_binary_projects_csv_is_one_line(tmp_path):
+    data = yaml.safe_load(Path("examples/seed-2025/scenario.yaml").read_text())
+    (tmp_path / "p.csv").write_bytes(bytes(range(256)) * 4)
+    data["provider"]["projects_csv"] = "p.csv"
+    with pytest.raises(PacerError, match="provider.projects_csv"):
+        parse_scenario(data, tmp_path)

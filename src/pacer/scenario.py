@@ -886,7 +886,7 @@ def _projects_from_csv(path: Path) -> list[dict[str, Any]]:
     quarters_in_stage, rent_usd_per_kw_month, lease_term_years, hold_usd_per_mw_quarter."""
     try:
         frame = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError) as exc:
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputError("provider.projects_csv", str(path), "cannot read CSV") from exc
     rows = []
     for record in frame.to_dict("records"):

@@ -76,6 +76,10 @@ def sample_growth_paths(
     vol = np.broadcast_to(vol, n_drivers)
     rng = np.random.default_rng(seed)
 
+    if n_drivers > 1 and not -1.0 / (n_drivers - 1) < correlation <= 1.0:
+        raise InputError("demand.drivers.correlation", correlation,
+                         f"with {n_drivers} drivers must be above {-1.0 / (n_drivers - 1):.3g} (else it is no "
+                         "valid correlation matrix)")
     cov = np.full((n_drivers, n_drivers), correlation) + (1 - correlation) * np.eye(n_drivers)
     chol = np.linalg.cholesky(cov)
     shocks = rng.standard_normal((n_paths, n_quarters - 1, n_drivers)) @ chol.T
