@@ -166,5 +166,5 @@ def test_a_binary_projects_csv_is_one_line(tmp_path):
     data = yaml.safe_load(Path("examples/seed-2025/scenario.yaml").read_text())
     (tmp_path / "p.csv").write_bytes(bytes(range(256)) * 4)
     data["provider"]["projects_csv"] = "p.csv"
-    with pytest.raises(PacerError, match="provider.projects_csv"):
+    with pytest.raises(PacerError, match=r"provider\.projects_csv"):
         parse_scenario(data, tmp_path)
