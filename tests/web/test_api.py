@@ -220,3 +220,13 @@ def test_a_foreign_host_header_is_refused(tmp_path):
 def test_a_public_bind_needs_a_token(pacer_cli):
     run = pacer_cli("serve", "--host", "0.0.0.0")
     assert run.code == 2 and "needs --token" in run.err
+
+
+def test_nan_in_posted_json_is_a_422(tmp_path):
+    """Probe failure (issue 13): a NaN literal in posted JSON gave 500."""
+    from fastapi.testclient import TestClient
+
+    client = TestClient(create_app(RunStore(tmp_path / "runs.duckdb"), run_executor="local"))
+    body = '{"model": "llama-3.1-8b", "accelerator": "h100-sxm", "rate_rps": NaN}'
+    r = client.post("/api/size/inference", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422

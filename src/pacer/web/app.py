@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import yaml
 from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -37,10 +38,10 @@ from fastapi.responses import (
     StreamingResponse,
 )
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from pacer._result import fmt, plain
-from pacer.errors import PacerError
+from pacer.errors import PacerError, short_repr
 from pacer.store import RunStore, UnknownRunError
 
 #: Largest request body accepted (bytes).
@@ -53,6 +54,8 @@ _HERE = Path(__file__).parent
 
 
 class SizeRequest(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False)  # NaN or infinity in posted JSON: 422 naming the field
+
     model: str
     accelerator: str
     count: int | None = Field(default=None, ge=1, le=100_000)
@@ -136,6 +139,14 @@ def create_app(store: RunStore | None = None, *, token: str | None = None, scena
     @app.exception_handler(PacerError)
     async def bad_input(request: Request, exc: PacerError) -> Response:
         return _unprocessable(str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request_body(request: Request, exc: RequestValidationError) -> Response:
+        """One line naming the field and the value (FastAPI's own answer echoes the input, and cannot when it
+        is NaN: that was a 500)."""
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
+        return _unprocessable(f"{loc}: {err.get('msg', 'invalid')}, got {short_repr(err.get('input'))}")
 
     def scenario_text(body: ScenarioBody) -> tuple[str, str | None]:
         """The scenario's YAML and, for a given file, its path."""
