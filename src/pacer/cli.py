@@ -373,9 +373,9 @@ def _show_plan(result: Any, as_json: bool) -> None:
 
 def _show_facts(result: Any) -> None:
     """The scenario's reported facts against the run, outside their band marked (never hidden)."""
-    from pacer.facts import check_facts, facts_frame
+    from pacer.facts import facts_frame
 
-    checks = check_facts(result.scenario, result)
+    checks = result.fact_checks
     if not checks:
         return
     within = sum(c.within for c in checks)

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 import yaml
 
 from pacer._result import human
@@ -109,15 +110,13 @@ def plan_series(result: Any) -> pd.DataFrame:
     expected = lambda da: (da * weights).groupby("quarter").sum()  # noqa: E731
     kept = expected(ds.kept_mw)
     released = (kept.shift(quarter=1) - kept).fillna(0.0).clip(min=0)
-    price = (p.generations.price_usd.to_numpy() * 1e3)
-    import xarray as xr
-
-    price_da = xr.DataArray(price, coords={"generation": ds.generation}, dims="generation")
+    price_da = xr.DataArray(p.generations.price_usd.to_numpy(), coords={"generation": ds.generation},
+                            dims="generation")
     arrays = {
         "live_mw": expected(ds.live_mw), "pipeline_mw": kept, "released_mw": released,
         "gpus": expected(ds.fleet_kgpu.sum("generation") * 1e3),
         "gpus_bought": expected(ds.buy_kgpu.sum("generation") * 1e3),
-        "gpu_capex_usd": expected((ds.buy_kgpu * price_da).sum("generation")),
+        "gpu_capex_usd": expected((ds.buy_kgpu * 1e3 * price_da).sum("generation")),
         "own_kh100e": expected(ds.own_kh100e), "third_party_kh100e": expected(ds.third_party_kh100e),
         "unserved_kh100e": expected(ds.unserved_kh100e),
     }
@@ -274,13 +273,13 @@ def applies(fact: Fact, catalogue: dict[str, tuple[str, ...]]) -> bool:
     return m.series in catalogue and all(d in catalogue[m.series] for d in dims_used)
 
 
-def check_facts(scenario: Scenario, result: Any, table: pd.DataFrame | None = None) -> list[FactCheck]:
+def check_facts(scenario: Scenario, result: Any) -> list[FactCheck]:
     """The scenario's facts read off ``result`` (a market run or a plan). Facts on series the result does not
-    have (a market fact against a plan) are left out; a period the run does not cover reads as missing."""
+    have (a market fact against a plan) are left out; a period the run does not cover reads as missing.
+    Results keep theirs (``result.fact_checks``): read them there."""
     if not scenario.facts:
         return []
     frame, catalogue = result_series(result)
-    frame = frame if table is None else table
     run_quarters = list(dict.fromkeys(frame.quarter.astype(str))) if len(frame) else []
     run_quarters = sorted(run_quarters, key=quarter_number)
     out = []

@@ -534,10 +534,6 @@ class MarketTenant(_Strict):
         return self
 
 
-#: Tenant series a trigger can watch (per quarter; ``cumulative`` sums them from the market start).
-TRIGGER_METRICS = ("revenue_usd", "net_income_usd", "cash_usd", "spend_usd", "served_kh100e", "demand_kh100e")
-
-
 class Trigger(_Strict):
     """An event that changes contracts (an "AGI clause"): it fires in ``quarter``, or from the quarter after
     ``tenant``'s ``metric`` first reaches ``threshold`` (summed from the market start when ``cumulative``),

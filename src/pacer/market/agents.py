@@ -415,14 +415,15 @@ def tenant_paths(s: Scenario, tenants: list[MarketTenant], n_paths: int, seed: i
             if t.demand_tenant:
                 out[:, :, i] = by_tenant[:, :, names.index(t.demand_tenant)] / 1e3
     rng = np.random.default_rng(seed + 1)
+    step_quarters = np.array([str(x) for x in s.quarters[1:]])  # step k moves demand into quarter k + 1
     for i, t in enumerate(tenants):
         d = t.demand
         if d is None:
             continue
         shocks = rng.normal(0.0, d.annual_volatility / 2, size=(n_paths, n_q - 1))
-        growth = np.full(n_q - 1, d.annual_growth)  # growth into quarter 1.., changed by the schedule
+        growth = np.full(n_q - 1, d.annual_growth)  # changed from each scheduled quarter on
         for q, g in sorted(d.growth_from.items()):
-            growth[np.array([str(x) for x in s.quarters[1:]]) >= q] = g
+            growth[step_quarters >= q] = g
         log_growth = np.log1p(growth)[None, :] / 4 - (d.annual_volatility / 2) ** 2 / 2 + shocks
         level = d.start_kh100e * np.exp(np.concatenate([np.zeros((n_paths, 1)), np.cumsum(log_growth, 1)], 1))
         r = regions.index(d.region)

@@ -50,25 +50,23 @@ class ContractBook(BaseModel):
         check_contracts(self.providers, self.tenants, self.contracts, triggers=[t.name for t in self.triggers])
         return self
 
-    @property
-    def fired(self) -> dict[str, str]:
-        """The quarter each trigger fired in (those that have)."""
-        return dict(self._fired)
-
     def fire(self, name: str, quarter: str) -> None:
         """Record that trigger ``name`` fires in ``quarter`` (the first time only)."""
         self._fired.setdefault(name, quarter)
 
-    def due_triggers(self, quarter: str, tenant_totals: dict[str, dict[str, float]]) -> list[Trigger]:
-        """Triggers that fire in ``quarter``: their quarter has come, or their tenant's metric (as given in
-        ``tenant_totals[tenant][metric]``, up to the quarter before) has reached the threshold."""
+    def due_triggers(self, quarter: str, last: dict[str, dict[str, float]],
+                     cumulative: dict[str, dict[str, float]]) -> list[Trigger]:
+        """Triggers that fire in ``quarter``: their quarter has come, or their tenant's metric has reached the
+        threshold, as of the quarter before (``last[tenant][metric]``, or ``cumulative[tenant][metric]``,
+        summed from the market start, for a cumulative trigger)."""
         due = []
         for t in self.triggers:
             if t.name in self._fired:
                 continue
+            seen = cumulative if t.cumulative else last
             by_quarter = t.quarter is not None and t.quarter <= quarter
             by_metric = (t.tenant is not None and t.metric is not None and t.threshold is not None
-                         and tenant_totals.get(t.tenant, {}).get(t.metric, float("-inf")) >= t.threshold)
+                         and seen.get(t.tenant, {}).get(t.metric, float("-inf")) >= t.threshold)
             if by_quarter or by_metric:
                 due.append(t)
         return due

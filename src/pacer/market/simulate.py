@@ -61,8 +61,6 @@ PROVIDER_SERIES = ("capacity_kh100e", "sold_kh100e", "utilisation", "gpus", "liv
 TENANT_SERIES = ("demand_kh100e", "demand_inference_kh100e", "request_kh100e", "served_kh100e", "waiting_kh100e",
                  "cut_kh100e", "spend_usd", "revenue_usd", "other_costs_usd", "funding_usd", "equity_cash_usd",
                  "credits_used_usd", "credits_usd", "net_income_usd", "cash_usd")
-#: Contract kinds recorded per quarter, tenant and provider while they bind (``MarketResult.contracts``).
-CONTRACT_KINDS = ("exclusivity", "exception", "rofr", "take_or_pay", "equity_for_compute")
 
 
 def absorb_lots(lots: list[Lot], absorbers: list[ProviderAgent], t: int) -> np.ndarray:
@@ -251,11 +249,15 @@ class MarketResult(Result):
             "timings": self.timings,
         })
 
-    def facts(self) -> list[dict[str, Any]]:
-        """The scenario's reported facts against this run (:func:`pacer.facts.check_facts`)."""
+    @cached_property
+    def fact_checks(self) -> list[Any]:
+        """The scenario's reported facts against this run (:func:`pacer.facts.check_facts`), read once."""
         from pacer.facts import check_facts
 
-        return [f.to_dict() for f in check_facts(self.scenario, self)]
+        return check_facts(self.scenario, self)
+
+    def facts(self) -> list[dict[str, Any]]:
+        return [f.to_dict() for f in self.fact_checks]
 
     def summary_rows(self) -> list[tuple[str, Any]]:
         counts = pd.Series([e["type"] for e in self.events]).value_counts() if self.events else pd.Series(dtype=int)
@@ -336,12 +338,14 @@ def _play(s: Scenario, m: Any, quarters: list[str], t0: int, paths: np.ndarray, 
     events: list[dict[str, Any]] = []
     contract_rows: list[dict[str, Any]] = []
     last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # holding, request, demand
-    totals: dict[str, dict[str, float]] = {x: {} for x in tenant_names}  # tenant -> metric -> (last, cumulative)
+    # What triggers watch, per tenant and metric: the last quarter's value and its sum from the market start.
+    last_seen: dict[str, dict[str, float]] = {x: {} for x in tenant_names}
+    summed: dict[str, dict[str, float]] = {x: {} for x in tenant_names}
     for t in range(t0, len(quarters)):
         q = quarters[t]
         step(f"market quarter {q} ({t - t0 + 1}/{len(quarters) - t0})")
         year = int(q[:4])
-        for trigger in book.due_triggers(q, _trigger_view(totals, book)):
+        for trigger in book.due_triggers(q, last_seen, summed):
             book.fire(trigger.name, q)
             changed = [f"{c.type} {c.tenant}" for c in book.contracts if trigger.name in (c.ends_on, c.starts_on)]
             events.append({"type": "trigger_fired", "quarter": q, "trigger": trigger.name, "mw": 0.0,
@@ -349,6 +353,7 @@ def _play(s: Scenario, m: Any, quarters: list[str], t0: int, paths: np.ndarray, 
                            "parties": [trigger.tenant] if trigger.tenant else []})
         invested = dict.fromkeys(provider_names, 0.0)
         equity_cash: dict[str, float] = {}
+        cash_start = {x.spec.name: x.cash_usd for x in tenants}  # before this quarter's investments
         for c in book.active(q):
             if isinstance(c, EquityForCompute) and c.start == q:
                 tenant = tenants[tenant_names.index(c.tenant)]
@@ -448,7 +453,7 @@ def _play(s: Scenario, m: Any, quarters: list[str], t0: int, paths: np.ndarray, 
         for i, tenant in enumerate(tenants):
             name = tenant.spec.name
             spend = float(paid_a[i].sum())
-            cash_before = tenant.cash_usd - equity_cash.get(name, 0.0)
+            cash_before = cash_start[name]
             net, credits_used = tenant.settle(t, spend, dict(zip(provider_names, paid_a[i].tolist(), strict=True)))
             cut = float(demand[i] - request[name])
             if cut > EPSILON_KH100E:
@@ -464,12 +469,11 @@ def _play(s: Scenario, m: Any, quarters: list[str], t0: int, paths: np.ndarray, 
                 "credits_usd": float(sum(tenant.credits_usd.values())),
                 "net_income_usd": net, "cash_start_usd": cash_before, "cash_usd": tenant.cash_usd,
             })
-            watched = {"revenue_usd": float(tenant.revenue_q_usd[t]), "net_income_usd": net, "spend_usd": spend,
-                       "served_kh100e": float(alloc_a[i].sum()), "demand_kh100e": float(demand[i])}
-            for metric, value in watched.items():
-                totals[name][metric] = value
-                totals[name][f"cumulative_{metric}"] = totals[name].get(f"cumulative_{metric}", 0.0) + value
-            totals[name]["cash_usd"] = totals[name]["cumulative_cash_usd"] = tenant.cash_usd
+            last_seen[name] = {"revenue_usd": float(tenant.revenue_q_usd[t]), "net_income_usd": net,
+                               "spend_usd": spend, "served_kh100e": float(alloc_a[i].sum()),
+                               "demand_kh100e": float(demand[i])}
+            summed[name] = {k: summed[name].get(k, 0.0) + v for k, v in last_seen[name].items()}
+            last_seen[name]["cash_usd"] = summed[name]["cash_usd"] = tenant.cash_usd  # a balance: never summed
             for j, p in enumerate(provider_names):
                 if alloc_a[i, j] > 0 or paid_a[i, j] > 0:
                     alloc_rows.append({"quarter": q, "tenant": name, "provider": p,
@@ -483,19 +487,6 @@ def _play(s: Scenario, m: Any, quarters: list[str], t0: int, paths: np.ndarray, 
         timings={"seconds": time.perf_counter() - started, "solve_seconds": solve_seconds,
                  "solves": float(sum(a.solves for a in agents))},
     )
-
-
-def _trigger_view(totals: dict[str, dict[str, float]], book: ContractBook) -> dict[str, dict[str, float]]:
-    """What each trigger watches, per tenant: the last quarter's metric, or its sum from the market start
-    for a cumulative trigger (one view per tenant and metric: triggers on the same metric agree on it)."""
-    view: dict[str, dict[str, float]] = {}
-    for trig in book.triggers:
-        if trig.tenant is None or trig.metric is None:
-            continue
-        key = f"cumulative_{trig.metric}" if trig.cumulative else trig.metric
-        if key in totals.get(trig.tenant, {}):
-            view.setdefault(trig.tenant, {})[trig.metric] = totals[trig.tenant][key]
-    return view
 
 
 def _contract_rows(book: ContractBook, quarter: str) -> list[dict[str, Any]]:

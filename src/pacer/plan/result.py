@@ -150,11 +150,15 @@ class PlanResult(Result):
             "facts": self.facts(),
         })
 
-    def facts(self) -> list[dict[str, Any]]:
-        """The scenario's reported facts that a plan can show (:func:`pacer.facts.check_facts`)."""
+    @cached_property
+    def fact_checks(self) -> list[Any]:
+        """The scenario's reported facts that a plan can show (:func:`pacer.facts.check_facts`), read once."""
         from pacer.facts import check_facts
 
-        return [f.to_dict() for f in check_facts(self.scenario, self)]
+        return check_facts(self.scenario, self)
+
+    def facts(self) -> list[dict[str, Any]]:
+        return [f.to_dict() for f in self.fact_checks]
 
     def summary_rows(self) -> list[tuple[str, Any]]:
         o = self.outcome

@@ -138,7 +138,7 @@ def tenant_money_figure(result: MarketResult) -> go.Figure:
 
 def facts_figure(checks: list[dict[str, Any]]) -> go.Figure:
     """Reported vs simulated, one row per fact, on a common scale: each fact's band runs from 0 to 1, so a
-    simulated value outside 0..1 is outside its band (drawn red and labelled with its distance)."""
+    simulated value outside 0..1 is outside its band (drawn red; its hover says "OUTSIDE")."""
     from pacer._result import human
     from pacer.facts import quarter_number
 
@@ -210,10 +210,8 @@ def figures_of(result: Any) -> list[tuple[str, str, go.Figure]]:
     raise TypeError(f"no charts for {type(result).__name__}")
 
 
-def _facts_figures(result: Any) -> list[tuple[str, str, go.Figure]]:
-    from pacer.facts import check_facts
-
-    checks = [c.to_dict() for c in check_facts(result.scenario, result)]
+def _facts_figures(result: PlanResult | MarketResult) -> list[tuple[str, str, go.Figure]]:
+    checks = result.facts()
     return [("facts", "reported vs simulated", facts_figure(checks))] if checks else []
 
 

@@ -64,10 +64,8 @@ def _facts_metrics(d: dict[str, Any]) -> dict[str, Any]:
 
 def tables_of(result: Any) -> dict[str, pd.DataFrame]:
     out = _tables_of(result)
-    if isinstance(result, PlanResult | MarketResult) and result.scenario.facts:
-        from pacer.facts import check_facts
-
-        checks = check_facts(result.scenario, result)
+    if isinstance(result, PlanResult | MarketResult):
+        checks = result.fact_checks
         if checks:
             out["facts"] = pd.DataFrame([{k: (str(v) if k in ("reported", "low", "high", "simulated")
                                               and v is not None else v) for k, v in c.to_dict().items()}
