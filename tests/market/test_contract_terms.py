@@ -74,12 +74,14 @@ def test_equity_for_compute_returns_as_compute_spend(clause_and_equity):
 def test_a_metric_trigger_fires_the_quarter_after_the_threshold():
     data = short_market()
     m = data["market"]
-    m["triggers"] = [{"name": "big-spender", "tenant": "lab", "metric": "spend_usd", "threshold": 1.5e7,
-                      "cumulative": True}]
+    m["triggers"] = [  # the same metric and threshold, per quarter (never reached here) and summed
+        {"name": "big-quarter", "tenant": "lab", "metric": "spend_usd", "threshold": 1.5e7},
+        {"name": "big-spender", "tenant": "lab", "metric": "spend_usd", "threshold": 1.5e7, "cumulative": True}]
     m["contracts"] = [{"type": "exclusivity", "tenant": "lab", "provider": "big", "start": "2025Q1",
                        "ends_on": "big-spender"}]
     r = simulate(parse_scenario(data), executor="local")
     spend = r.series("tenants", "spend_usd")["lab"].cumsum()
+    assert r.series("tenants", "spend_usd")["lab"].max() < 1.5e7  # so big-quarter never fires
     crossed = [q for q, v in spend.items() if v >= 1.5e7]
     assert crossed, "the test market must cross the threshold"
     expected = r.quarters[r.quarters.index(crossed[0]) + 1]
