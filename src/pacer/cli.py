@@ -200,10 +200,12 @@ def size_training_cmd(
     model: Annotated[str, typer.Option(help="Model id (pacer catalog models).")],
     tokens: Annotated[float, typer.Option(help="Training tokens, e.g. 15e12.")],
     accelerator: Annotated[str, typer.Option(help="Accelerator id.")] = "h100-sxm",
-    gpus: Annotated[int | None, typer.Option(help="Accelerators in the run; default: sized for --days.")] = None,
+    gpus: Annotated[int | None, typer.Option(
+        max=10_000_000, help="Accelerators in the run; default: sized for --days.")] = None,
     precision: Annotated[Precision, typer.Option(help="Training precision.")] = Precision.bf16,
     days: Annotated[float | None, typer.Option(help="Target run length when --gpus is not given.")] = None,
-    sequence_tokens: Annotated[int | None, typer.Option(help="Sequence length for attention FLOPs.")] = None,
+    sequence_tokens: Annotated[int | None, typer.Option(
+        max=10_000_000, help="Sequence length for attention FLOPs.")] = None,
     stack: StackOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -258,7 +260,8 @@ def demand_cmd(
     scenario: Annotated[str, typer.Argument(help="Scenario YAML file.")],
     paths: Annotated[int | None, typer.Option(help="Sampled paths (overrides the scenario).")] = None,
     leaves: Annotated[int | None, typer.Option(help="Leaf scenarios of the tree (overrides the scenario).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (overrides the scenario).")] = None,
+    seed: Annotated[int | None, typer.Option(
+        min=0, max=2**32 - 1, help="Random seed (overrides the scenario).")] = None,
     plot: Annotated[str | None, typer.Option(help="Write fan charts as a self-contained HTML file here.")] = None,
     as_json: JsonFlag = False,
     save: SaveFlag = True,
@@ -296,16 +299,17 @@ def plan_cmd(
     scenario: Annotated[str, typer.Argument(help="Scenario YAML file with a provider section.")],
     leaves: Annotated[int | None, typer.Option(help="Scenarios of the planning tree.")] = None,
     evaluate: Annotated[bool, typer.Option(help="Judge the plan out of sample against simple policies.")] = True,
-    paths: Annotated[int | None, typer.Option(help="Fresh demand paths for the evaluation.")] = None,
-    perfect_foresight_paths: Annotated[int | None, typer.Option(help="Paths solved with perfect foresight.")] = None,
+    paths: Annotated[int | None, typer.Option(max=100_000, help="Fresh demand paths for the evaluation.")] = None,
+    perfect_foresight_paths: Annotated[int | None, typer.Option(
+        max=1000, help="Paths solved with perfect foresight.")] = None,
     solver: Annotated[str | None, typer.Option(help="linopy solver name (highs, gurobi, cplex, ...).")] = None,
     time_limit: Annotated[float | None, typer.Option(help="Solver time limit per solve (s).")] = None,
     cvar_weight: Annotated[float | None, typer.Option(help="Weight of CVaR in the objective.")] = None,
     engine: Annotated[str, typer.Option(
         help="extensive (one LP), decomposed (mpi-sppy under MPI) or auto (by size; said in the output).")] = "auto",
     workers: Annotated[int, typer.Option(
-        help="Processes for the evaluation's solves; MPI ranks per cylinder with --engine decomposed.")] = 1,
-    rolling_paths: Annotated[int | None, typer.Option(
+        max=1024, help="Processes for the evaluation's solves; MPI ranks per cylinder with --engine decomposed.")] = 1,
+    rolling_paths: Annotated[int | None, typer.Option(max=10_000,
         help="Evaluation paths on which to re-plan every year (rolling_stochastic, rolling_deterministic).")] = None,
     accept_gap: Annotated[float | None, typer.Option(
         help="Take a plan whose certified gap is above planning.mip_gap but at most this (0.05 = 5%).")] = None,
@@ -445,8 +449,8 @@ def calibrate_cmd(
         "market.tenants[lab].other_costs_usd_per_year.2024=3e9:6e9.")],
     output: Annotated[str, typer.Option("-o", "--output", help="Calibrated scenario YAML to write.")],
     kind: Annotated[str, typer.Option(help="Fit the facts of a market run (simulate) or a plan (plan).")] = "simulate",
-    budget: Annotated[int, typer.Option(help="About how many runs the search may make.")] = 40,
-    seed: Annotated[int, typer.Option(help="Seed of the search.")] = 0,
+    budget: Annotated[int, typer.Option(max=100_000, help="About how many runs the search may make.")] = 40,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Seed of the search.")] = 0,
     executor: Annotated[str, typer.Option(help="Where candidates run: auto, local, processes or ray.")] = "auto",
     as_json: JsonFlag = False,
 ) -> None:
@@ -496,7 +500,7 @@ def calibrate_cmd(
 def runs_list(
     kind: Annotated[str | None, typer.Option(help="Only runs of this kind: demand, plan or simulate.")] = None,
     scenario: Annotated[str | None, typer.Option(help="Only runs of this scenario (name or file path).")] = None,
-    limit: Annotated[int, typer.Option(help="Most runs to show, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="Most runs to show, newest first.")] = 50,
     store: StoreOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -598,7 +602,7 @@ def report_cmd(
 @app.command("serve")
 def serve_cmd(
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
     token: Annotated[str | None, typer.Option(help="Bearer token required by every request that writes.")] = None,
     scenario: Annotated[list[str] | None, typer.Option(help="Scenario files the app may open (repeatable).")] = None,
     allowed_host: Annotated[list[str] | None, typer.Option(
@@ -690,13 +694,119 @@ def version() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app, turning :class:`PacerError` into one line on stderr and exit 2.
+    """Entry point: run the app; a bad value or a misused command line prints one line on stderr, exit 2.
 
-    Usage errors (an unknown option, a value of the wrong type) are reported by Typer, also with
-    exit status 2.
+    A :class:`PacerError` and a usage error (an unknown option or command, a missing or extra argument,
+    a value that is not of the option's type, range or choices) both print ``error: FIELD: problem, got
+    VALUE``. Typer runs without its standalone mode so that its boxed usage panel never shows; help,
+    ``typer.Exit`` codes and Ctrl-C keep their usual behaviour.
     """
+    clicks = _click_exceptions()
     try:
-        app(args=argv)
+        code = app(args=argv, standalone_mode=False)
     except PacerError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except clicks.ClickException as exc:
+        no_args_is_help = getattr(clicks, "NoArgsIsHelpError", ())
+        if isinstance(exc, no_args_is_help):  # a bare group: its help, as Typer shows it
+            if exc.format_message().strip():
+                exc.show()
+        else:
+            typer.echo("error: " + " ".join(_usage_line(exc, clicks).split()), err=True)
+        sys.exit(exc.exit_code)
+    except (getattr(clicks, "Abort", typer.Abort), typer.Abort):
+        typer.echo("Aborted!", err=True)
+        sys.exit(1)
+    # without standalone mode Typer returns the code of a typer.Exit (or a command's return value: None)
+    if isinstance(code, int) and not isinstance(code, bool) and code:
+        sys.exit(code)
+
+
+def _click_exceptions() -> Any:
+    """The exceptions module of the click that Typer runs on (Typer 0.29 vendors its own copy)."""
+    import importlib
+
+    return importlib.import_module(typer.BadParameter.__module__)
+
+
+def _param_name(param: Any) -> str:
+    """How the command line spells a parameter: its long option (``--limit``), else its name (as help shows it)."""
+    opts = [o for o in (*getattr(param, "opts", ()), *getattr(param, "secondary_opts", ())) if o.startswith("--")]
+    if getattr(param, "param_type_name", "") == "option":
+        return opts[0] if opts else (param.opts[0] if param.opts else str(param.name))
+    return str(param.name or "argument")
+
+
+def _command_path(ctx: Any) -> str:
+    """``pacer runs list``: the command as typed, whatever the program was started as (python -m, pytest)."""
+    names = []
+    while ctx is not None:
+        names.append(ctx.info_name if ctx.parent is not None else "pacer")
+        ctx = ctx.parent
+    return " ".join(reversed(names)) or "pacer"
+
+
+def _usage_line(exc: Any, clicks: Any) -> str:
+    """One line, ``FIELD: problem, got VALUE``, for a click usage error (no usage text, no panel)."""
+    import re
+
+    message = " ".join(str(getattr(exc, "message", None) or exc.format_message()).split()).rstrip(".")
+    ctx = getattr(exc, "ctx", None)
+    where = _command_path(ctx)
+    param = getattr(exc, "param", None)
+    if isinstance(exc, clicks.MissingParameter) and param is not None:
+        return f"{_param_name(param)}: required by {where}, got none"
+    if isinstance(exc, clicks.BadParameter):
+        return _bad_value_line(exc, param, message)
+    if isinstance(exc, clicks.NoSuchOption):
+        possible = sorted(exc.possibilities or [])
+        hint = f" (did you mean {' or '.join(possible)}?)" if possible else ""
+        return f"{exc.option_name}: no such option of {where}{hint}, got {exc.option_name}"
+    if isinstance(exc, clicks.BadOptionUsage):
+        if "requires an argument" in message:
+            return f"{exc.option_name}: needs a value, got none"
+        return f"{exc.option_name}: {re.sub(r'^Option .*? (?=[a-z])', '', message)}"
+    if found := re.match(r"No such command '(.*)'", message):
+        commands = ctx.command.list_commands(ctx) if ctx is not None and hasattr(ctx.command, "list_commands") else []
+        wanted = f"must be one of {', '.join(commands)}" if commands else "no such command"
+        return f"command: {wanted} (of {where}), got {found[1]!r}"
+    if found := re.match(r"Got unexpected extra argument\S* \((.*)\)", message):
+        return f"{where}: unexpected extra argument, got {found[1]!r}"
+    return f"{where}: {message}"
+
+
+def _bad_value_line(exc: Any, param: Any, message: str) -> str:
+    """``--limit: must be an integer from 1 to 100000, got '1e20'`` for a value the option cannot take."""
+    import re
+
+    name = _param_name(param) if param is not None else str(exc.param_hint or "value")
+    cause = exc.__cause__  # Typer 0.29 checks values with pydantic: the error's type and the raw input
+    errors = cause.errors() if hasattr(cause, "errors") else []
+    kind, raw = (str(errors[0].get("type", "")), errors[0].get("input")) if errors else ("", None)
+    if found := re.match(r"(?:Value error, )?(.*?) is not one of (.*)", message):
+        return f"{name}: must be one of {found[2].replace(chr(39), '')}, got {found[1]}"
+    ranged = kind.startswith(("greater_than", "less_than")) or "not in the range" in message
+    click_type = getattr(param, "type", None)  # older Typer: a click type (IntRange, FloatRange, ...)
+    integer = getattr(getattr(param, "type_descriptor", None), "annotation", None) is int \
+        or "integer" in str(getattr(click_type, "name", ""))
+    if kind.startswith("int") or "valid integer" in message or (ranged and integer):
+        wanted = "an integer"
+    elif kind.startswith(("float", "finite")) or "valid float" in message or "valid number" in message or ranged:
+        wanted = "a number"
+    elif kind.startswith("bool") or "valid boolean" in message:
+        wanted = "true or false"
+    else:
+        return f"{name}: {message}" + (f", got {raw!r}" if raw is not None else "")
+    low, high = getattr(param, "min", None), getattr(param, "max", None)  # Typer 0.29 keeps them on the param
+    if low is None and high is None:
+        low, high = getattr(click_type, "min", None), getattr(click_type, "max", None)
+    if low is not None and high is not None:
+        wanted += f" from {low} to {high}"
+    elif low is not None or high is not None:
+        wanted += f" >= {low}" if low is not None else f" <= {high}"
+    if raw is not None:
+        got = str(raw) if ranged else repr(raw)
+    else:
+        got = found[1] if (found := re.match(r"(.*?) is not", message)) else "?"
+    return f"{name}: must be {wanted}, got {got}"

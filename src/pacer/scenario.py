@@ -38,6 +38,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN or infinity is never an input
 
 
+#: Longest horizon a scenario may span (quarters): capacity plans look a few years out; a 2999Q4 horizon is a
+#: typo that would cost minutes of work per run.
+MAX_HORIZON_QUARTERS = 100
+
+
 class Horizon(_Strict):
     start: str
     end: str
@@ -48,6 +53,9 @@ class Horizon(_Strict):
     def _ordered(self) -> Horizon:
         if quarter(self.end) < quarter(self.start):
             raise ValueError(f"end {self.end} is before start {self.start}")
+        span = quarter(self.end).ordinal - quarter(self.start).ordinal + 1
+        if span > MAX_HORIZON_QUARTERS:
+            raise ValueError(f"spans {span} quarters, more than the {MAX_HORIZON_QUARTERS} (25 years) pacer plans")
         return self
 
     @property

@@ -40,8 +40,10 @@ CREATE TABLE IF NOT EXISTS runs (
     status VARCHAR,
     seconds DOUBLE,
     metrics JSON,
-    result JSON
+    result JSON,
+    scenario_text VARCHAR
 );
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS scenario_text VARCHAR;
 CREATE TABLE IF NOT EXISTS run_tables (run_id VARCHAR, name VARCHAR, records JSON, PRIMARY KEY (run_id, name));
 CREATE TABLE IF NOT EXISTS run_figures (
     run_id VARCHAR, position INTEGER, name VARCHAR, title VARCHAR, figure JSON, PRIMARY KEY (run_id, name)
@@ -132,10 +134,13 @@ class RunStore:
             con.execute("BEGIN TRANSACTION")
             try:
                 con.execute(
-                    "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO runs (run_id, created_at, kind, scenario_name, scenario_path, scenario_hash, "
+                    "parameters, pacer_version, status, seconds, metrics, result, scenario_text) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [run_id, datetime.now(UTC).replace(tzinfo=None), kind, scenario_name, scenario_path, digest,
                      json.dumps(parameters, default=str), version, status, float(seconds),
-                     json.dumps(metrics, default=_json_default), json.dumps(result, default=_json_default)])
+                     json.dumps(metrics, default=_json_default), json.dumps(result, default=_json_default),
+                     scenario_text])
                 for name, frame in (tables or {}).items():
                     con.execute("INSERT INTO run_tables VALUES (?, ?, ?)",
                                 [run_id, name, frame.to_json(orient="records", date_format="iso")])
@@ -162,9 +167,11 @@ class RunStore:
 
     # -- reading -------------------------------------------------------------------------------------
     def list_runs(
-        self, *, kind: str | None = None, scenario: str | None = None, limit: int | None = None
+        self, *, kind: str | None = None, scenario: str | None = None, status: str | None = None,
+        limit: int | None = None, with_metrics: bool = False,
     ) -> pd.DataFrame:
-        """Runs, newest first: id, time, kind, scenario, status, seconds, version."""
+        """Runs, newest first: id, time, kind, scenario, status, seconds, version (and the key metrics as a
+        dict per run with ``with_metrics``)."""
         where, args = [], []
         if kind:
             where.append("kind = ?")
@@ -172,19 +179,26 @@ class RunStore:
         if scenario:
             where.append("(scenario_name = ? OR scenario_path = ?)")
             args += [scenario, scenario]
-        sql = f"SELECT {_LIST_COLUMNS} FROM runs"
+        if status:
+            where.append("status = ?")
+            args.append(status)
+        columns = _LIST_COLUMNS + (", metrics" if with_metrics else "")
+        sql = f"SELECT {columns} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, run_id"
         if limit:
             sql += f" LIMIT {int(limit)}"
         with self._connect() as con:
-            return con.execute(sql, args).df()
+            frame = con.execute(sql, args).df()
+        if with_metrics:
+            frame["metrics"] = [json.loads(m) if m else {} for m in frame["metrics"]]
+        return frame
 
     def get(self, run_id: str) -> dict[str, Any]:
         """One run: metadata, parameters, metrics and the full result."""
         with self._connect() as con:
-            cur = con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id])
+            cur = con.execute("SELECT * EXCLUDE (scenario_text) FROM runs WHERE run_id = ?", [run_id])
             row = cur.fetchone()
             if row is None:
                 raise _unknown(run_id)
@@ -194,6 +208,15 @@ class RunStore:
             out[key] = json.loads(out[key]) if out[key] else {}
         out["created_at"] = str(out["created_at"])
         return out
+
+    def scenario_text(self, run_id: str) -> str | None:
+        """The scenario as it was run (the text posted or read from its file); ``None`` for runs saved
+        without it."""
+        with self._connect() as con:
+            row = con.execute("SELECT scenario_text FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        if row is None:
+            raise _unknown(run_id)
+        return None if row[0] is None else str(row[0])
 
     def figures(self, run_id: str) -> list[dict[str, Any]]:
         """The run's charts in order: name, title and the plotly figure as JSON text."""
@@ -243,6 +266,31 @@ class RunStore:
         with self._connect() as con:
             if not con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone():
                 raise _unknown(run_id)
+
+
+#: Formats a stored table can be downloaded in, and their media types.
+TABLE_FORMATS = {"csv": "text/csv", "json": "application/json", "parquet": "application/vnd.apache.parquet"}
+
+
+def table_bytes(frame: pd.DataFrame, fmt: str) -> tuple[bytes, str]:
+    """A table as a file's bytes: CSV, JSON records or Parquet (written by DuckDB: no extra dependency)."""
+    if fmt not in TABLE_FORMATS:
+        raise InputError("format", fmt, f"must be one of {', '.join(TABLE_FORMATS)}")
+    if fmt == "csv":
+        return frame.to_csv(index=False).encode(), TABLE_FORMATS[fmt]
+    if fmt == "json":
+        return frame.to_json(orient="records", date_format="iso").encode(), TABLE_FORMATS[fmt]
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / "table.parquet"
+        con = duckdb.connect()
+        try:
+            con.register("frame", frame)
+            con.execute(f"COPY frame TO '{target}' (FORMAT PARQUET)")
+        finally:
+            con.close()
+        return target.read_bytes(), TABLE_FORMATS[fmt]
 
 
 class UnknownRunError(InputError):

@@ -10,7 +10,7 @@ from pacer.report.runs import save_run
 from pacer.store import RunStore
 
 SEED = Path("examples/seed-2025/scenario.yaml")
-CHARTS = {"demand_fan", "sizing_pareto", "capacity_vs_demand", "pacing_timeline", "gpu_fleet", "cash_and_npv",
+CHARTS = {"demand_fan", "sizing_pareto", "capacity_vs_demand", "pacing_gantt", "gpu_fleet", "cash_and_npv",
           "market_flows", "tenant_money", "facts"}
 
 

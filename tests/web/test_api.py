@@ -52,7 +52,7 @@ def test_health_and_catalog(client):
 
 def test_sizing(client):
     r = client.post("/api/size/inference", json={"model": "llama-3.1-70b", "accelerator": "h100-sxm", "count": 2})
-    assert r.status_code == 200 and r.json()["fits"] is True and r.json()["max_output_tokens_per_s"] > 0
+    assert r.status_code == 200 and r.json()["fits"] is True and r.json()["raw"]["max_output_tokens_per_s"] > 0
     bad = client.post("/api/size/inference", json={"model": "llama-9", "accelerator": "h100-sxm"})
     assert bad.status_code == 422 and bad.json()["field"] == "model"
     assert client.post("/api/size/inference", json={"model": "x", "accelerator": "y", "count": 0}).status_code == 422
@@ -113,9 +113,9 @@ def test_hostile_yaml_is_refused_cheaply(client):
 
 
 def test_too_many_queued_runs_get_429(client, monkeypatch):
-    import pacer.web.app as web_app
+    import pacer.web.jobs as web_jobs
 
-    monkeypatch.setattr(web_app, "MAX_PENDING_JOBS", 0)
+    monkeypatch.setattr(web_jobs, "MAX_PENDING_JOBS", 0)
     r = client.post("/api/runs", json={"kind": "demand", "file": "mini.yaml"})
     assert r.status_code == 429
 
@@ -140,9 +140,10 @@ def test_start_a_run_follow_it_and_read_it_back(client):
     run = client.get(f"/api/runs/{run_id}").json()
     assert run["kind"] == "plan" and run["metrics"]["status"] == "optimal" and run["result"]["decisions"]
     names = [f["name"] for f in client.get(f"/api/runs/{run_id}/figures").json()]
-    assert names == ["capacity_vs_demand", "pacing_timeline", "gpu_fleet", "cash_and_npv"]
+    assert names == ["capacity_vs_demand", "pacing_gantt", "gpu_fleet", "cash_and_npv"]
     compared = client.get("/api/compare", params={"ids": [run_id, run_id]}).json()
-    assert len(compared) == 1 and "objective_usd" in next(iter(compared.values()))
+    assert [r["run_id"] for r in compared["runs"]] == [run_id]  # a run named twice is shown once
+    assert "objective_usd" in [m["metric"] for m in compared["metrics"]]
     page = client.get(f"/runs/{run_id}")
     assert page.status_code == 200 and "plan: mini" in page.text
 
@@ -162,7 +163,10 @@ def test_token_guards_writes_only(tmp_path, scenario_file):
                      run_executor="local")
     c = TestClient(app)
     assert c.get("/api/runs").status_code == 200  # reads are open
-    assert c.post("/api/scenarios/validate", json={"file": "mini.yaml"}).status_code == 200
+    # Validating burns CPU on what a client sends: it needs the token too (with it: 200).
+    assert c.post("/api/scenarios/validate", json={"file": "mini.yaml"}).status_code == 401
+    assert c.post("/api/scenarios/validate", json={"file": "mini.yaml"},
+                  headers={"Authorization": "Bearer s3cret"}).status_code == 200
     assert c.post("/api/runs", json={"kind": "demand", "file": "mini.yaml"}).status_code == 401
     wrong = {"Authorization": "Bearer nope"}
     assert c.post("/api/runs", json={"kind": "demand", "file": "mini.yaml"}, headers=wrong).status_code == 401

@@ -6,8 +6,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from pacer.demand.forecast import DemandForecast
+from pacer.formatting import WORKLOAD_COLOURS, colour
 
-_COLOURS = {"training": "31, 119, 180", "inference": "214, 39, 40", "total": "60, 60, 60"}
+
+def _rgb(hex_colour: str) -> str:
+    return ", ".join(str(int(hex_colour[i:i + 2], 16)) for i in (1, 3, 5))
 
 
 def fan_figure(result: DemandForecast) -> go.Figure:
@@ -17,7 +20,7 @@ def fan_figure(result: DemandForecast) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=("compute demand (H100-equivalents)",
                                                         "facility power (MW, expected per region)"))
     for workload in ("training", "inference", "total"):
-        rgb = _COLOURS[workload]
+        rgb = _rgb(WORKLOAD_COLOURS[workload])
         band = q.sel(workload=workload)
         for lo, hi, alpha in ((0.05, 0.95, 0.15), (0.25, 0.75, 0.3)):
             fig.add_trace(go.Scatter(x=quarters, y=band.sel(quantile=hi).to_numpy(), line={"width": 0},
@@ -29,9 +32,10 @@ def fan_figure(result: DemandForecast) -> go.Figure:
         fig.add_trace(go.Scatter(x=quarters, y=band.sel(quantile=0.5).to_numpy(), name=f"{workload} median",
                                  line={"color": f"rgb({rgb})"}, legendgroup=workload), row=1, col=1)
     mw = result.expected("facility_mw").sum("workload")
-    for region in mw.region.to_numpy():
+    regions = [str(r) for r in mw.region.to_numpy()]
+    for region in regions:
         fig.add_trace(go.Scatter(x=quarters, y=mw.sel(region=region).to_numpy(), stackgroup="mw",
-                                 name=f"{region} MW"), row=1, col=2)
+                                 name=f"{region} MW", line={"color": colour(region, regions)}), row=1, col=2)
     fig.update_yaxes(type="log", row=1, col=1)
     fig.update_layout(title=f"{result.scenario.name}: demand under uncertainty ({result.tree.n_leaves} scenarios)",
                       template="plotly_white", hovermode="x unified")

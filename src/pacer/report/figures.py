@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from pacer.demand.scenarios import leaf_paths
+from pacer.formatting import ACTION_COLOURS, PALETTE, POLICY_COLOURS, STAGE_COLOURS, colour, for_people
 from pacer.market.simulate import MarketResult
 from pacer.pipeline.projects import PipelineTable
 from pacer.plan.result import POLICIES, PlanResult
@@ -18,7 +19,8 @@ _LAYOUT = {"template": "plotly_white", "hovermode": "x unified"}
 
 
 def capacity_vs_demand_figure(result: PlanResult) -> go.Figure:
-    """Own capacity against demand (kH100e) along each scenario of the planning tree."""
+    """Own capacity against demand (kH100e) along each scenario of the planning tree; a scenario's demand
+    (dotted) and capacity (solid) share its colour."""
     ds, p = result.dataset, result.problem
     capacity = (ds.fleet_kgpu * _h100e(result)).sum(("generation", "region")).to_numpy()
     demand = p.demand_kh100e.sum(axis=(1, 2))
@@ -28,17 +30,22 @@ def capacity_vs_demand_figure(result: PlanResult) -> go.Figure:
     probability = p.nodes.probability.to_numpy()[p.leaves]
     for i, path in enumerate(paths):
         label = f"scenario {i + 1} (p={probability[i]:.2f})"
+        colour = PALETTE[i % len(PALETTE)]
         fig.add_trace(go.Scatter(x=quarters, y=demand[path], name=f"{label} demand", legendgroup=str(i),
-                                 line={"dash": "dot", "width": 1}, opacity=0.6))
+                                 line={"dash": "dot", "width": 1.5, "color": colour}))
         fig.add_trace(go.Scatter(x=quarters, y=capacity[path], name=f"{label} capacity", legendgroup=str(i),
-                                 line={"width": 2}))
-    fig.update_layout(title="own capacity vs demand per scenario (thousand H100-equivalents)",
+                                 line={"width": 2.5, "color": colour}))
+    fig.update_layout(title="own capacity (solid) vs demand (dotted) per scenario, thousand H100-equivalents",
                       yaxis_title="kH100e", **_LAYOUT)
     return fig
 
 
-def pacing_timeline_figure(result: PlanResult) -> go.Figure:
-    """Stage of every project by quarter along the most likely scenario: what advanced, paused, was cancelled."""
+_ACTION_SYMBOLS = {"advance": "triangle-right", "pace": "diamond", "pause": "square", "cancel": "x"}
+
+
+def pacing_gantt_figure(result: PlanResult) -> go.Figure:
+    """A Gantt chart of every project's stage by quarter along the most likely scenario, with the plan's
+    actions marked where they change (advance, pace, pause, cancel)."""
     ds, p = result.dataset, result.problem
     paths = leaf_paths(p.nodes)
     leaf = int(np.argmax(p.nodes.probability.to_numpy()[p.leaves]))
@@ -47,20 +54,52 @@ def pacing_timeline_figure(result: PlanResult) -> go.Figure:
     keep = ds.keep.transpose("project", "node").to_numpy()[:, path]
     table: PipelineTable = p.pipeline
     # Stages the retained share has fully completed (completed shares are of the whole project).
-    stage_index = (completed / np.maximum(keep[:, None, :], 1e-9) > 0.99).sum(axis=1).astype(float)
-    stage_index = np.where(keep < 0.01, -1.0, stage_index)  # cancelled
-    text = np.where(stage_index < 0, "cancelled",
-                    np.array(_STAGE_NAMES)[np.clip(stage_index, 0, 5).astype(int)])
-    text = np.where((keep > 0.01) & (keep < 0.99), np.char.add(text.astype(str), " (part cancelled)"), text)
-    projects = table.frame.index.to_list()
-    fig = go.Figure(go.Heatmap(
-        z=stage_index, x=p.quarters, y=projects, text=text, hovertemplate="%{y} %{x}: %{text}<extra></extra>",
-        colorscale=[[0, "#d62728"], [0.14, "#d62728"], [0.15, "#f0f0f0"], [1, "#2ca02c"]], zmin=-1, zmax=5,
-        colorbar={"tickvals": [-1, 0, 1, 2, 3, 4, 5], "ticktext": ["cancelled", *_STAGE_NAMES], "title": "stage"}))
+    stage = (completed / np.maximum(keep[:, None, :], 1e-9) > 0.99).sum(axis=1)
+    stage = np.where(keep < 0.01, -1, np.minimum(stage, 5))  # -1: cancelled
+    projects = np.array(table.frame.index.to_list())
+    quarters = np.array(p.quarters)
+    n_projects, n_quarters = stage.shape
+    # Runs of one stage per project: where the stage changes a bar starts; it ends where the next starts.
+    starts = np.ones(stage.shape, dtype=bool)
+    starts[:, 1:] = stage[:, 1:] != stage[:, :-1]
+    row, start = np.nonzero(starts)
+    flat = row * n_quarters + start
+    end = np.minimum(np.append(flat[1:], n_projects * n_quarters), (row + 1) * n_quarters) - row * n_quarters
+    value = stage[row, start]
+    fig = go.Figure()
+    for code, name in enumerate(["cancelled", *_STAGE_NAMES], start=-1):
+        pick = value == code
+        if not pick.any():
+            continue
+        colour = "#D55E00" if code < 0 else STAGE_COLOURS[name]
+        fig.add_trace(go.Bar(
+            y=projects[row[pick]], x=(end - start)[pick], base=start[pick], orientation="h", name=name,
+            marker={"color": colour, "line": {"width": 0}}, legendgroup="stage",
+            customdata=np.stack([quarters[start[pick]], quarters[end[pick] - 1]], axis=1),
+            hovertemplate="%{y}: " + name + " %{customdata[0]} to %{customdata[1]}<extra></extra>"))
+    decisions = result.decisions
+    on_path = decisions[decisions.node.isin(path)].sort_values(["project", "node"])
+    changed = on_path.action != on_path.groupby("project").action.shift()
+    marks = on_path[changed]
+    position = {q: i for i, q in enumerate(p.quarters)}
+    for action, symbol in _ACTION_SYMBOLS.items():
+        pick = marks[marks.action == action]
+        if len(pick):
+            fig.add_trace(go.Scatter(
+                y=pick.project, x=[position[q] + 0.5 for q in pick.quarter], mode="markers", name=f"{action}",
+                legendgroup="action", marker={"symbol": symbol, "size": 9, "color": ACTION_COLOURS[action],
+                                              "line": {"width": 1, "color": "#222"}},
+                text=[f"{share:.0%} of the project" for share in pick.share],
+                hovertemplate="%{y} " + action + " at %{customdata}: %{text}<extra></extra>",
+                customdata=list(pick.quarter)))
+    ticks = [i for i, q in enumerate(p.quarters) if q.endswith("Q1")] or list(range(0, n_quarters, 4))
     likely = p.nodes.probability.to_numpy()[p.leaves][leaf]
-    fig.update_layout(title=f"pacing timeline along the most likely scenario (p={likely:.2f})",
-                      height=max(400, 20 * len(projects) + 150), yaxis={"dtick": 1, "autorange": "reversed"},
-                      template="plotly_white")
+    fig.update_layout(
+        title=f"pacing Gantt along the most likely scenario (p={likely:.2f}): stages, and actions where they change",
+        barmode="overlay", height=max(400, 18 * n_projects + 160), template="plotly_white",
+        xaxis={"tickvals": ticks, "ticktext": [p.quarters[i] for i in ticks], "range": [0, n_quarters],
+               "title": "quarter"},
+        yaxis={"autorange": "reversed", "dtick": 1}, legend={"orientation": "h", "y": -0.08})
     return fig
 
 
@@ -69,9 +108,11 @@ def fleet_figure(result: PlanResult) -> go.Figure:
     ds = result.dataset
     weighted = (ds.fleet_kgpu.sum("region") * ds.probability).groupby("quarter").sum()
     fig = go.Figure()
-    for g in weighted.generation.to_numpy():
-        quarters = [str(q) for q in weighted.quarter.to_numpy()]
-        fig.add_trace(go.Scatter(x=quarters, y=weighted.sel(generation=g).to_numpy(), stackgroup="fleet", name=str(g)))
+    generations = [str(g) for g in weighted.generation.to_numpy()]
+    quarters = [str(q) for q in weighted.quarter.to_numpy()]
+    for g in generations:
+        fig.add_trace(go.Scatter(x=quarters, y=weighted.sel(generation=g).to_numpy(), stackgroup="fleet", name=g,
+                                 line={"color": colour(g, generations)}))
     fig.update_layout(title="GPU fleet by generation (expected, thousand GPUs)", yaxis_title="kGPU", **_LAYOUT)
     return fig
 
@@ -81,13 +122,12 @@ def cash_and_npv_figure(result: PlanResult) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=("mean cash flow per quarter (USD bn)",
                                                         "NPV distribution on fresh paths (USD bn)"))
     quarters = result.problem.quarters
-    palette = dict(zip(POLICIES, ("#1f77b4", "#2ca02c", "#d62728", "#7f7f7f", "#9467bd"), strict=True))
     for policy in POLICIES:
         e = result.evaluation.get(policy)
         if not isinstance(e, dict) or "npv_quantiles_usd" not in e:
             continue
         flows = np.asarray(e["mean_cash_flow_usd"]) / 1e9
-        colour = palette[policy]
+        colour = POLICY_COLOURS[policy]
         fig.add_trace(go.Scatter(x=quarters[: len(flows)], y=flows, name=policy, legendgroup=policy,
                                  line={"color": colour}), row=1, col=1)
         q = np.asarray(e["npv_quantiles_usd"]) / 1e9  # 0%, 5%, ..., 100%
@@ -103,11 +143,15 @@ def market_flows_figure(result: MarketResult) -> go.Figure:
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.65, 0.35],
                         subplot_titles=("capacity released (down) and absorbed (up), MW", "contract events"))
     released, absorbed = result.series("providers", "released_mw"), result.series("providers", "absorbed_mw")
+    providers = list(result.provider_names)
     for p in result.provider_names:
         if released[p].abs().sum() > 0:
-            fig.add_trace(go.Bar(x=result.quarters, y=-released[p], name=f"{p} released"), row=1, col=1)
+            fig.add_trace(go.Bar(x=result.quarters, y=-released[p], name=f"{p} released", legendgroup=p,
+                                 marker={"color": colour(p, providers), "opacity": 0.55,
+                                         "pattern": {"shape": "/"}}), row=1, col=1)
         if absorbed[p].abs().sum() > 0:
-            fig.add_trace(go.Bar(x=result.quarters, y=absorbed[p], name=f"{p} absorbed"), row=1, col=1)
+            fig.add_trace(go.Bar(x=result.quarters, y=absorbed[p], name=f"{p} absorbed", legendgroup=p,
+                                 marker={"color": colour(p, providers)}), row=1, col=1)
     kinds = ["exception_used", "rofr_exercised", "rofr_declined", "demand_cut"]
     for i, kind in enumerate(kinds):
         events = [e for e in result.events if e["type"] == kind]
@@ -126,11 +170,14 @@ def tenant_money_figure(result: MarketResult) -> go.Figure:
     spend = result.by_year("tenants", "spend_usd") / 1e9
     net = result.by_year("tenants", "net_income_usd") / 1e9
     revenue = result.by_year("tenants", "revenue_usd").sum()
+    tenants = list(result.tenant_names)
     fig = go.Figure()
     for t in result.tenant_names:
-        fig.add_trace(go.Bar(x=list(spend.index), y=spend[t], name=f"{t} compute spend"))
+        fig.add_trace(go.Bar(x=list(spend.index), y=spend[t], name=f"{t} compute spend", legendgroup=t,
+                             marker={"color": colour(t, tenants)}))
         if revenue[t] > 0:
-            fig.add_trace(go.Scatter(x=list(net.index), y=net[t], name=f"{t} net income", mode="lines+markers"))
+            fig.add_trace(go.Scatter(x=list(net.index), y=net[t], name=f"{t} net income", mode="lines+markers",
+                                     legendgroup=t, line={"color": colour(t, tenants), "dash": "dot"}))
     fig.update_layout(title="tenants: compute spend and net income by year (USD bn)", barmode="group",
                       template="plotly_white")
     return fig
@@ -179,7 +226,11 @@ def facts_figure(checks: list[dict[str, Any]]) -> go.Figure:
 
 
 def figures_of(result: Any) -> list[tuple[str, str, go.Figure]]:
-    """The charts a run keeps: (name, title, figure)."""
+    """The charts a run keeps: (name, title, figure), tidied for people (:func:`pacer.formatting.for_people`)."""
+    return [(name, title, for_people(fig)) for name, title, fig in _figures_of(result)]
+
+
+def _figures_of(result: Any) -> list[tuple[str, str, go.Figure]]:
     from pacer.demand.forecast import DemandForecast
     from pacer.report.demand import fan_figure
 
@@ -197,7 +248,7 @@ def figures_of(result: Any) -> list[tuple[str, str, go.Figure]]:
         return out
     if isinstance(result, PlanResult):
         out = [("capacity_vs_demand", "capacity vs demand per scenario", capacity_vs_demand_figure(result)),
-               ("pacing_timeline", "pacing timeline", pacing_timeline_figure(result)),
+               ("pacing_gantt", "pacing Gantt: stages and actions", pacing_gantt_figure(result)),
                ("gpu_fleet", "GPU fleet by generation", fleet_figure(result))]
         if any(isinstance(v, dict) and "npv_quantiles_usd" in v for v in result.evaluation.values()):
             out.append(("cash_and_npv", "cash flows and NPV distribution per policy", cash_and_npv_figure(result)))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import html
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from plotly.offline import get_plotlyjs
 
-from pacer._result import fmt
-
+_TEMPLATES = Path(__file__).parent / "templates"
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1200px;
 padding:1.5rem;color:#222}
@@ -21,55 +21,43 @@ th{background:#f6f6f6;text-align:left} td.num{text-align:right;font-variant-nume
 """
 
 
-def metrics_table(metrics: dict[str, Any]) -> str:
-    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td class='num'>{html.escape(fmt(v))}</td></tr>"
-                   for k, v in metrics.items() if not isinstance(v, dict | list))
-    return f"<table>{rows}</table>"
+def render_report(runs: list[dict[str, Any]], figures: dict[str, list[dict[str, Any]]], title: str,
+                  scenario_texts: dict[str, str | None] | None = None) -> str:
+    """HTML of runs (as from :meth:`RunStore.get`) with their charts (from :meth:`RunStore.figures`): each run
+    opens with its view (:func:`pacer.report.present.run_view`: warnings, headline, decisions, evidence, input
+    assumptions when ``scenario_texts`` has the run's scenario), then its charts."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+    from pacer.report.present import run_view
 
-def facts_table(facts: list[dict[str, Any]]) -> str:
-    """Reported vs simulated, every fact (outside its band in red: never hidden); empty without facts."""
-    if not facts:
-        return ""
-    from pacer.facts import facts_frame
-
-    frame = facts_frame(facts)
-    within = sum(f["within"] for f in facts)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
-    rows = []
-    for record in frame.to_dict("records"):
-        style = "" if record["within"] == "yes" else " style='color:#b00;font-weight:bold'"
-        cells = "".join(f"<td>{html.escape(str(v))}</td>" for v in record.values())
-        rows.append(f"<tr class='fact'{style}>{cells}</tr>")
-    return (f"<h3>reported vs simulated: {within} of {len(facts)} facts within their band</h3>"
-            f"<table class='facts'><tr>{head}</tr>{''.join(rows)}</table>")
-
-
-def render_report(runs: list[dict[str, Any]], figures: dict[str, list[dict[str, Any]]], title: str) -> str:
-    """HTML of runs (as from :meth:`RunStore.get`) with their charts (from :meth:`RunStore.figures`)."""
+    env = Environment(loader=FileSystemLoader(str(_TEMPLATES)), autoescape=select_autoescape(["html"]))
+    macro = env.get_template("run_view.html").module.run_view  # type: ignore[attr-defined]
+    texts = scenario_texts or {}
     parts = [f"<h1>{html.escape(title)}</h1>",
              f"<p class='meta'>pacer report, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
              f"{len(runs)} run(s). Charts are interactive; no network is needed.</p>"]
+    contents = []
     scripts = []
     for run in runs:
         rid = html.escape(str(run["run_id"]))
-        parts.append(f"<h2 id='run-{rid}'>{html.escape(run['kind'])}: {html.escape(str(run['scenario_name']))}"
-                     f" <span class='meta'>run {rid}, {html.escape(run['created_at'])}</span></h2>")
-        if run["kind"] == "plan" and run.get("status") not in ("optimal", "ok", None):
-            parts.append(f"<p class='unproven' style='color:#b00;font-weight:bold'>Unproven plan: status "
-                         f"{html.escape(str(run['status']))}. Its gap is above the planning tolerance and was accepted "
-                         "knowingly; read its numbers as a candidate, not a proven plan.</p>")
-        parts.append(facts_table(run.get("result", {}).get("facts") or []))
-        parts.append(metrics_table(run["metrics"]))
+        view = run_view(run, texts.get(str(run["run_id"])))
+        unproven = "" if view.proven else " <span class='unproven'>(unproven)</span>"
+        contents.append(f"<li><a href='#run-{rid}'>{html.escape(view.title)}</a>{unproven}</li>")
+        parts.append(f"<h2 id='run-{rid}'>{html.escape(view.title)} <span class='meta'>{html.escape(view.meta)}</span>"
+                     "</h2>")
+        parts.append(str(macro(view)))
         for i, fig in enumerate(figures.get(rid, [])):
             div = f"chart-{rid}-{i}"
             parts.append(f"<h3>{html.escape(fig['title'])}</h3><div class='chart' id='{div}' "
                          f"data-chart='{html.escape(fig['name'])}'></div>")
             scripts.append(f"(function(){{var f={_script_json(fig['figure'])};Plotly.newPlot({_script_json(div)},"
                            "f.data,f.layout,{responsive:true});})();")
+    if len(runs) > 1:
+        parts.insert(2, f"<ol class='contents'>{''.join(contents)}</ol>")
     body = "\n".join(parts)
+    style = _STYLE + (_TEMPLATES / "view.css").read_text()
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{_STYLE}</style><script>{get_plotlyjs()}</script></head><body>{body}"
+            f"<style>{style}</style><script>{get_plotlyjs()}</script></head><body>{body}"
             f"<script>{''.join(scripts)}</script></body></html>")
 
 

@@ -16,7 +16,7 @@ from pacer.catalog import Efficiency, get_accelerator, get_model, load_efficienc
 from pacer.catalog.schema import Accelerator
 from pacer.errors import InputError
 from pacer.sizing.hardware import bytes_per_value, check_precision, default_kv_precision, hardware_of
-from pacer.sizing.roofline import Hardware, ModelShape, inference_performance
+from pacer.sizing.roofline import Hardware, ModelShape, inference_performance, kv_bytes_per_sequence
 
 #: Batch sizes tried per layout (a geometric grid; each layout's own largest batch is added).
 BATCH_GRID = np.unique(np.round(np.geomspace(1, 8192, 60)))
@@ -141,6 +141,64 @@ class InferenceResult(Result):
         if self.rate_rps is not None:
             rows += [("rate (requests/s)", self.rate_rps), ("accelerators needed", self.accelerators_needed)]
         return rows
+
+
+@dataclass(frozen=True)
+class MemoryBreakdown:
+    """What one replica must hold against the HBM of the accelerators it may span (GB): the reason a
+    model does or does not fit, in numbers (:func:`memory_breakdown`)."""
+
+    #: Every weight of the model at the weight precision.
+    weights_gb: float
+    #: KV cache of one request at full length (prompt and output tokens), all layers, not yet split over
+    #: ranks.
+    kv_gb_per_request: float
+    #: Accelerators one replica may span within the count (the largest tensor x pipeline layout).
+    accelerators: int
+    hbm_gb_per_accelerator: float
+    #: HBM left for weights and KV cache over those accelerators (usable share less activation reserve).
+    usable_gb: float
+
+    @property
+    def hbm_gb(self) -> float:
+        return self.accelerators * self.hbm_gb_per_accelerator
+
+    @property
+    def needed_gb(self) -> float:
+        """Weights plus the KV cache of one request: the least one replica must hold."""
+        return self.weights_gb + self.kv_gb_per_request
+
+
+def memory_breakdown(
+    model: str,
+    accelerator: str,
+    count: int | None,
+    precision: str,
+    input_tokens: int,
+    output_tokens: int,
+    *,
+    kv_precision: str | None = None,
+    efficiency: Efficiency | None = None,
+) -> MemoryBreakdown:
+    """Weights and one request's KV cache against the usable HBM of the largest replica that ``count``
+    accelerators allow (``None``: the largest layout pacer tries), as :func:`size_inference` counts them.
+
+    A model fits when one request's KV cache fits beside the weights on every rank; ``needed_gb >
+    usable_gb`` says it cannot on any layout (a KV cache that is not split over tensor ranks, as with
+    MLA, can fail sooner)."""
+    spec = get_accelerator(accelerator)
+    check_precision(spec, precision)
+    kv_precision = kv_precision or default_kv_precision(precision)
+    eff = efficiency or load_efficiency()
+    grid = layouts(spec, count)
+    span = int((grid.tensor_parallel * grid.pipeline_parallel).max()) if len(grid) else 0
+    shape = _shape(model)
+    kv_bytes = bytes_per_value(kv_precision, "kv_precision")
+    kv = float(kv_bytes_per_sequence(shape, input_tokens + output_tokens, kv_bytes))
+    usable = eff.inference.memory_usable_fraction.value - eff.inference.activation_reserve_fraction.value
+    return MemoryBreakdown(
+        weights_gb=shape.total_params * bytes_per_value(precision) / 1e9, kv_gb_per_request=kv / 1e9,
+        accelerators=span, hbm_gb_per_accelerator=spec.hbm_gb, usable_gb=span * spec.hbm_gb * usable)
 
 
 def _positive_int(name: str, value: int | None) -> None:
