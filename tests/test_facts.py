@@ -243,11 +243,12 @@ def test_report_and_run_page_show_every_fact(small_with_facts, tmp_path):
     run = store.get(run_id)
     assert run["metrics"]["facts_total"] == 4 and run["metrics"]["facts_within"] < 4
     page = render_report([run], {run_id: figures}, "t")
-    assert "reported vs simulated" in page and page.count("class='fact'") == 4
-    assert "color:#b00" in page  # the far-off fact is marked
+    assert "reported vs simulated" in page and page.count('class="fact') == 4
+    assert 'class="fact outside"' in page  # the far-off fact is marked
     client = TestClient(create_app(store, run_executor="local"))
     html = client.get(f"/runs/{run_id}").text
-    assert html.count("class='fact'") == 4 and "big capex 2025 (far off on purpose)" in html
+    assert html.count('class="fact') == 4 and "big capex 2025 (far off on purpose)" in html
+    assert 'class="fact outside"' in html
 
 
 @settings(max_examples=150, deadline=None)

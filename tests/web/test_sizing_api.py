@@ -3,6 +3,7 @@ precisions per accelerator, the cost-latency front, one-line 422s; a fuzz test o
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -14,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pacer.store import RunStore
-from pacer.web import create_app, sizing
+from pacer.web import create_app
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -23,25 +24,10 @@ with warnings.catch_warnings():
 SCIENTIFIC = re.compile(r"\d[eE][+-]?\d")
 
 
-def with_sizing(app):
-    """``app`` with the sizing router in front of its own routes, unless ``create_app`` includes it already
-    (then ``app`` as it is)."""
-    for route in app.router.routes:
-        if getattr(route, "original_router", None) is sizing.router or \
-                getattr(route, "endpoint", None) is sizing.size_inference_endpoint:
-            return app
-    n = len(app.router.routes)
-    app.include_router(sizing.router)
-    added = app.router.routes[n:]
-    del app.router.routes[n:]
-    app.router.routes[0:0] = added
-    return app
-
-
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     app = create_app(RunStore(tmp_path_factory.mktemp("sizing") / "runs.duckdb"), run_executor="local")
-    return TestClient(with_sizing(app))
+    return TestClient(app)
 
 
 def size(client, **body):
@@ -160,7 +146,7 @@ def test_the_front_is_sorted_by_latency_with_falling_cost(client):
     tpot = [row["tpot_s"] for row in rows]
     cost = [row["usd_per_million_output_tokens"] for row in rows]
     assert tpot == sorted(tpot)
-    assert all(b <= a for a, b in zip(cost, cost[1:], strict=False))
+    assert all(b <= a for a, b in itertools.pairwise(cost))
     assert all(re.fullmatch(r"\$[\d.,]+/Mtok", row["text"]["cost"]) for row in rows)
     assert not any(SCIENTIFIC.search(t) for row in rows for t in row["text"].values())
     fig = front["figure"]
@@ -168,7 +154,8 @@ def test_the_front_is_sorted_by_latency_with_falling_cost(client):
     # A limit none meets: no rows, a reason, and the front without the limit drawn for comparison.
     r = client.post("/api/size/front", json={"model": "llama-3.1-70b", "accelerator": "h100-sxm", "tpot_ms": 1})
     limited = r.json()
-    assert limited["rows"] == [] and limited["reason"] == "no configuration of llama-3.1-70b on h100-sxm meets TPOT <= 1 ms"
+    assert limited["rows"] == []
+    assert limited["reason"] == "no configuration of llama-3.1-70b on h100-sxm meets TPOT <= 1 ms"
     assert [t.get("name") for t in limited["figure"]["data"]] == ["front without the limits", "TPOT limit 1 ms"]
 
 

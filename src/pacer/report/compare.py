@@ -12,6 +12,8 @@ from pacer.formatting import cell, label
 
 #: A difference below this share of the metric's size reads as no change (solver tolerance).
 RELATIVE_NOISE = 1e-6
+#: Marker-only traces with more points than this are left out of overlays (they would hide each other).
+MAX_OVERLAY_MARKERS = 500
 #: Most changed lines a diff shows.
 MAX_DIFF_LINES = 400
 
@@ -28,9 +30,10 @@ class Comparison:
 
 
 def comparison(store: Any, run_ids: list[str], *, with_figures: bool = True) -> Comparison:
-    """The runs side by side; the first is the baseline every delta and diff is taken against."""
-    ids = list(dict.fromkeys(run_ids))  # a run named twice is shown once
-    runs = [store.get(r) for r in ids]  # unknown ids: UnknownRunError (404 / an error in the page)
+    """The runs side by side, oldest first; the oldest is the baseline every delta and diff is taken against."""
+    unique = list(dict.fromkeys(run_ids))  # a run named twice is shown once
+    runs = sorted((store.get(r) for r in unique), key=lambda r: (str(r["created_at"]), r["run_id"]))
+    ids = [r["run_id"] for r in runs]  # unknown ids: UnknownRunError above (404 / an error in the page)
     texts = [store.scenario_text(r) for r in ids]
     names = list(dict.fromkeys(k for r in runs for k, v in r["metrics"].items() if not isinstance(v, dict | list)))
     metrics = []
@@ -46,7 +49,8 @@ def comparison(store: Any, run_ids: list[str], *, with_figures: bool = True) -> 
                 if abs(delta) <= RELATIVE_NOISE * scale:  # solver noise, not a change
                     delta = 0.0
                 text = cell(name, delta)
-                deltas.append("" if text in ("0", "$0", "0 MW", "0%", "0 ms") else ("+" + text if delta > 0 else text))
+                deltas.append("" if delta == 0 or text.lstrip("$").startswith("0") and not any(
+                    ch in "123456789" for ch in text) else ("+" + text if delta > 0 else text))
             else:
                 deltas.append("" if v == first else "changed")
         metrics.append({"metric": name, "label": label(name),
@@ -84,6 +88,14 @@ def _canonical(text: str) -> list[str]:
 _DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 
 
+def _cloud_or_band(trace: dict[str, Any]) -> bool:
+    """Traces that do not overlay readably: band edges and fills (fan charts), clouds of markers (a sizing
+    search's configurations)."""
+    if trace.get("fill") or trace.get("hoverinfo") == "skip":
+        return True
+    return trace.get("mode") == "markers" and len(trace.get("x") or []) > MAX_OVERLAY_MARKERS
+
+
 def _overlays(store: Any, ids: list[str]) -> list[dict[str, Any]]:
     """Charts of the same name overlaid: every run's line and bar traces on one figure, the baseline solid,
     the next runs dashed, each trace named with its run. Heatmaps and box plots do not overlay; they are left
@@ -99,7 +111,7 @@ def _overlays(store: Any, ids: list[str]) -> list[dict[str, Any]]:
         data = []
         for i, (run_id, figure, _) in enumerate(entries):
             for trace in figure.get("data", []):
-                if trace.get("type", "scatter") not in ("scatter", "bar", "scattergl"):
+                if trace.get("type", "scatter") not in ("scatter", "bar", "scattergl") or _cloud_or_band(trace):
                     continue
                 t = dict(trace)
                 t["name"] = f"{t.get('name', '')} [{run_id}]".strip()

@@ -6,8 +6,9 @@
 * ``GET /api/size/options?accelerator=ID``: the precisions and serving stacks that accelerator runs, and
   the models;
 * ``POST /api/size/front``: the cost-latency Pareto front of a model on one accelerator (or all) as rows
-  and a plotly figure;
-* ``GET /static/size.js``: the page's script.
+  and a plotly figure.
+
+The page is ``templates/size.html`` with ``static/size.js``.
 
 Bad input raises :class:`~pacer.errors.PacerError` (or fails the request model): the app answers 422 with
 one line naming the field.
@@ -17,12 +18,10 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from pacer._result import plain
@@ -30,7 +29,6 @@ from pacer.formatting import colour, for_people, quantity
 
 router = APIRouter()
 
-_HERE = Path(__file__).parent
 Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4", "w8a16", "w4a16"]
 #: Most accelerators the calculator sizes for (the sizing layer itself allows more).
 MAX_COUNT = 100_000
@@ -420,9 +418,3 @@ def _front_figure(body: FrontRequest, front: pd.DataFrame, unlimited: pd.DataFra
     for_people(fig)
     fig.update_yaxes(tickprefix="$")
     return dict(json.loads(fig.to_json()))
-
-
-# -- the page's script -----------------------------------------------------------------------------
-@router.get("/static/size.js")
-def size_js() -> Response:
-    return Response((_HERE / "static" / "size.js").read_text(), media_type="application/javascript")
