@@ -168,3 +168,51 @@ def test_a_binary_projects_csv_is_one_line(tmp_path):
     data["provider"]["projects_csv"] = "p.csv"
     with pytest.raises(PacerError, match=r"provider\.projects_csv"):
         parse_scenario(data, tmp_path)
+
+
+def _leaves(x, path=""):
+    if isinstance(x, dict):
+        for k, v in x.items():
+            yield from _leaves(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(x, list):
+        for i, v in enumerate(x[:2]):
+            yield from _leaves(v, f"{path}[{i}]")
+    else:
+        yield path, x
+
+
+def _set(data, path, value):
+    import re
+
+    parts = re.findall(r"[^.\[\]]+|\[\d+\]", path)
+    node = data
+    for p in parts[:-1]:
+        node = node[int(p[1:-1])] if p.startswith("[") else node[p]
+    last = parts[-1]
+    node[int(last[1:-1]) if last.startswith("[") else last] = value
+
+
+def test_every_bad_value_in_the_seed_is_named_at_its_field_in_one_line():
+    """Every leaf of the seed scenario set to a wrong type or an absurd value: the error is one line and names
+    that field (or a field that refers to it: a renamed region is unknown where it is used), never a union
+    member such as ``.float`` and never the wrong value."""
+    data = yaml.safe_load(open("examples/seed-2025/scenario.yaml"))
+    data.pop("facts", None)
+    data.pop("calibrated", None)
+    norm = lambda s: s.replace("[", ".").replace("]", "")  # noqa: E731
+    wrong = []
+    for path, value in _leaves(data):
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        for bad in ([-1e9, "abc", None, [1]] if numeric else ["", 12345, None]):
+            mutated = copy.deepcopy(data)
+            _set(mutated, path, bad)
+            try:
+                parse_scenario(mutated, "examples/seed-2025")
+            except PacerError as exc:
+                message = str(exc)
+                field = message.split(":")[0]
+                named = norm(path).startswith(norm(field)) or norm(field).startswith(norm(path))
+                refers = "unknown" in message or "overlaps" in message
+                if "\n" in message or not (named or refers) or ".float" in field:
+                    wrong.append((path, bad, message[:120]))
+    assert wrong == []

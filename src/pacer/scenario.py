@@ -727,11 +727,43 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
+#: Names pydantic puts in an error's location for the members of a union (``float``, ``dict[int,float]``).
+_UNION_TAG = re.compile(r"^(float|int|str|bool|none|[a-z]+\[.*\]|function-\w+.*)$")
+
+
+def _most_specific(data: Any, errors: list[Any]) -> Any:
+    """The error to report: the first, unless it sits on a union member (a value that may be a number or a
+    schedule): then the one deepest in what the user wrote (``ask_usd_per_h100e_hour.2023``, not the
+    union's ``float`` member)."""
+    first = errors[0]
+    if not any(isinstance(p, str) and _UNION_TAG.match(p) and not _has_key(data, first["loc"], p)
+               for p in first["loc"]):
+        return first
+
+    def depth(err: Any) -> int:
+        loc = _clean_loc(data, tuple(err["loc"]))
+        return len(loc) if _lookup(data, loc) is not None else -1
+
+    return max(errors, key=depth)
+
+
+def _has_key(data: Any, loc: tuple[Any, ...], key: str) -> bool:
+    for part in loc:
+        if part == key:
+            return isinstance(data, dict) and key in data
+        data = data.get(part) if isinstance(data, dict) else (
+            data[part] if isinstance(data, list) and isinstance(part, int) and part < len(data) else None)
+    return False
+
+
 def _clean_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The error location without the tags pydantic adds for tagged unions (``contracts[2].take_or_pay``)."""
+    """The error location without the tags pydantic adds for tagged unions (``contracts[2].take_or_pay``)
+    and union members (``float``, ``dict[int,float]``)."""
     out = []
     for part in loc:
         if isinstance(data, dict) and part not in data and data.get("type") == part:
+            continue
+        if isinstance(part, str) and _UNION_TAG.match(part) and not (isinstance(data, dict) and part in data):
             continue
         out.append(part)
         try:
@@ -916,7 +948,7 @@ def parse_scenario(data: Any, base_dir: str | Path = ".") -> Scenario:
     try:
         scenario = Scenario.model_validate({**data, "base_dir": str(base_dir)})
     except ValidationError as exc:
-        err = exc.errors()[0]
+        err = _most_specific(data, exc.errors())
         loc = _clean_loc(data, tuple(err["loc"]))
         value = _lookup(data, loc) if err["type"] != "missing" else "missing"
         message = err["msg"].removeprefix("Value error, ")
