@@ -196,7 +196,7 @@ def test_every_bad_value_in_the_seed_is_named_at_its_field_in_one_line():
     """Every leaf of the seed scenario set to a wrong type or an absurd value: the error is one line and names
     that field (or a field that refers to it: a renamed region is unknown where it is used), never a union
     member such as ``.float`` and never the wrong value."""
-    data = yaml.safe_load(open("examples/seed-2025/scenario.yaml"))
+    data = yaml.safe_load(Path("examples/seed-2025/scenario.yaml").read_text())
     data.pop("facts", None)
     data.pop("calibrated", None)
     norm = lambda s: s.replace("[", ".").replace("]", "")  # noqa: E731

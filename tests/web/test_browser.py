@@ -85,7 +85,7 @@ def test_unproven_plan_warning_and_csv_download(page, live_server):
     with page.expect_download() as download:
         page.click("a.download[href$='projects?format=csv']")
     path = download.value.path()
-    assert path is not None and "land-1" in open(path).read()
+    assert path is not None and "land-1" in path.read_text()
     page.goto(live_server["url"] + "/runs")
     expect(page.locator(f"tr[data-run='{run_id}'] td.unproven")).to_contain_text("unproven")
     assert page.js_errors == []

@@ -49,8 +49,8 @@ def comparison(store: Any, run_ids: list[str], *, with_figures: bool = True) -> 
                 if abs(delta) <= RELATIVE_NOISE * scale:  # solver noise, not a change
                     delta = 0.0
                 text = cell(name, delta)
-                deltas.append("" if delta == 0 or text.lstrip("$").startswith("0") and not any(
-                    ch in "123456789" for ch in text) else ("+" + text if delta > 0 else text))
+                shows_zero = not any(ch in "123456789" for ch in text)  # "0", "$0", "0 MW" after rounding
+                deltas.append("" if delta == 0 or shows_zero else ("+" + text if delta > 0 else text))
             else:
                 deltas.append("" if v == first else "changed")
         metrics.append({"metric": name, "label": label(name),

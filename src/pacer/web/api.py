@@ -28,15 +28,15 @@ MAX_COMPARE = 12
 
 
 def _store(request: Request) -> RunStore:
-    return request.app.state.store  # type: ignore[no-any-return]
+    return request.app.state.store
 
 
 def _scenarios(request: Request) -> Scenarios:
-    return request.app.state.scenarios  # type: ignore[no-any-return]
+    return request.app.state.scenarios
 
 
 def _jobs(request: Request) -> JobRunner:
-    return request.app.state.jobs  # type: ignore[no-any-return]
+    return request.app.state.jobs
 
 
 async def _bounded(work: Any, *args: Any) -> Any:
@@ -154,7 +154,7 @@ async def validate(request: Request, body: ScenarioBody) -> dict[str, Any]:
 @router.post("/scenarios/knobs")
 async def knobs(request: Request, body: ScenarioBody) -> list[dict[str, Any]]:
     """The assumptions the what-if form shows for this scenario, with current values and ranges."""
-    return await _bounded(_scenarios(request).knobs, body)  # type: ignore[no-any-return]
+    return await _bounded(_scenarios(request).knobs, body)
 
 
 @router.get("/scenarios")
@@ -178,7 +178,7 @@ async def start_run(request: Request, body: RunRequest) -> Any:
         raise PacerError("provider: the scenario needs a provider section to plan, got None")
     if body.kind == "simulate" and s.market is None:
         raise PacerError("market: the scenario needs a market section to simulate, got None")
-    options = {"overrides": dict(body.overrides)} if body.overrides else {}
+    options: dict[str, Any] = {"overrides": dict(body.overrides)} if body.overrides else {}
     if body.accept_gap is not None:
         options["accept_gap"] = body.accept_gap
     try:
