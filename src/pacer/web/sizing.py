@@ -25,7 +25,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from pacer._result import plain
-from pacer.formatting import colour, for_people, quantity
+from pacer.formatting import colour, for_people, plain_number, quantity
 
 router = APIRouter()
 
@@ -83,7 +83,7 @@ def size_inference_endpoint(body: SizeRequest) -> dict[str, Any]:
     shown: str | None = None
     row: dict[str, Any] | None = None
     if not result.fits:
-        reason = _memory_reason(result)
+        reason = _memory_reason(result, body)
     elif not result.meets_latency:
         fastest = _fastest(result, body)
         reason = _latency_reason(result, body, fastest, on)
@@ -115,13 +115,15 @@ def _summary(result: Any, body: SizeRequest, on: str) -> str:
     if result.mode == "disaggregated":
         layout = f"{result.prefill_gpus:,} prefill + {result.decode_gpus:,} decode"
     else:
-        layout = f"TP{result.tensor_parallel} x PP{result.pipeline_parallel} x {result.replicas:,}"
+        layout = (f"TP{result.tensor_parallel} x PP{result.pipeline_parallel}, {result.replicas:,} "
+                  f"replica{'s' if result.replicas != 1 else ''}")
     return (f"{result.model} on {on} at {result.precision} ({layout}): "
             f"{quantity(result.max_output_tokens_per_s, 'tok/s')} at "
             f"{quantity(result.usd_per_million_output_tokens, 'USD/Mtok')}, TPOT {quantity(result.tpot_s, 's')}")
 
 
-def _memory_reason(result: Any) -> str:
+def _memory_reason(result: Any, body: SizeRequest) -> str:
+    from pacer.sizing import size_inference
     from pacer.sizing.inference import memory_breakdown
 
     m = memory_breakdown(result.model, result.accelerator, result.count, result.precision, result.input_tokens,
@@ -132,9 +134,15 @@ def _memory_reason(result: Any) -> str:
     need = (f"weights {quantity(m.weights_gb, 'GB')} + KV cache for one request "
             f"{quantity(m.kv_gb_per_request, 'GB')}")
     if m.needed_gb > m.usable_gb:
-        return f"{result.model} does not fit: {need} exceed the {quantity(m.usable_gb, 'GB')} usable of {hbm}{span}"
-    return (f"{result.model} does not fit: {need} do not fit the {quantity(m.usable_gb, 'GB')} usable of {hbm}"
-            f"{span} once split over tensor and pipeline ranks")
+        text = f"{need} exceed the {quantity(m.usable_gb, 'GB')} usable of {hbm}{span}"
+    else:
+        text = f"{need} do not fit the {quantity(m.usable_gb, 'GB')} usable of {hbm}{span} once split over ranks"
+    # The fewest that hold it, as a next step (memory alone: one aggregated replica, no limits).
+    fewest = size_inference(result.model, result.accelerator, None, result.precision, result.input_tokens,
+                            result.output_tokens, kv_precision=result.kv_precision, stack=body.stack)
+    if fewest.fits:
+        return f"{text}; it fits {fewest.count:,} x {result.accelerator}"
+    return f"{text}; no layout of {result.accelerator} holds it at {result.precision}"
 
 
 def _limits(body: SizeRequest, joiner: str) -> str:
@@ -230,7 +238,7 @@ def _outputs(result: Any, body: SizeRequest, row: dict[str, Any] | None, *, flag
         m = memory_breakdown(result.model, result.accelerator, result.count, result.precision, result.input_tokens,
                              result.output_tokens, kv_precision=result.kv_precision)
         out.append(_out("memory_needed_gb", "memory needed (weights + one request's KV cache)", m.needed_gb,
-                        f"{quantity(m.needed_gb, 'GB')} of {quantity(m.usable_gb, 'GB')} usable",
+                        f"{quantity(m.needed_gb, 'GB')}; {quantity(m.usable_gb, 'GB')} usable",
                         "does not fit"))
         return out
     if row is not None:
@@ -416,5 +424,20 @@ def _front_figure(body: FrontRequest, front: pd.DataFrame, unlimited: pd.DataFra
         legend={"orientation": "h", "y": -0.2},
     )
     for_people(fig)
-    fig.update_yaxes(tickprefix="$")
+    xs = [x for trace in fig.data for x in (trace.x or ()) if x is not None and x > 0 and math.isfinite(x)]
+    ys = [y for trace in fig.data for y in (trace.y or ()) if y is not None and y > 0 and math.isfinite(y)]
+    if xs and ys:
+        # Plotly's own log ticks read "2", "5" between decades: every tick in full, 1-2-5 steps.
+        x_ticks, y_ticks = _log_ticks(min(xs), max(xs)), _log_ticks(min(ys), max(ys))
+        fig.update_xaxes(tickvals=x_ticks, ticktext=[plain_number(v) for v in x_ticks])
+        fig.update_yaxes(tickvals=y_ticks, ticktext=[quantity(v, "USD") for v in y_ticks])
     return dict(json.loads(fig.to_json()))
+
+
+def _log_ticks(low: float, high: float) -> list[float]:
+    """1-2-5 steps covering ``low`` to ``high`` (one step beyond each end), for a log axis."""
+    ticks = [m * 10.0**k for k in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1)
+             for m in (1, 2, 5)]
+    inside = [i for i, t in enumerate(ticks) if low <= t <= high]
+    first, last = (inside[0], inside[-1]) if inside else (next(i for i, t in enumerate(ticks) if t > low),) * 2
+    return [float(f"{t:.6g}") for t in ticks[max(first - 1, 0): last + 2]]
