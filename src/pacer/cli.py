@@ -533,8 +533,11 @@ def runs_show(
 
     console.print(_frame_table(pd.DataFrame({"field": list(meta), "value": [str(v) for v in meta.values()]}),
                                "run"))
-    console.print(_frame_table(pd.DataFrame({"metric": list(run["metrics"]), "value": list(run["metrics"].values())}),
-                               "key metrics"))
+    from pacer.formatting import cell, label
+
+    metrics = {k: v for k, v in run["metrics"].items() if not isinstance(v, dict | list)}
+    console.print(_frame_table(pd.DataFrame({"metric": [label(k) for k in metrics],
+                                             "value": [cell(k, v) for k, v in metrics.items()]}), "key metrics"))
 
 
 @runs_app.command("compare")
@@ -548,7 +551,12 @@ def runs_compare(
     if as_json:
         _emit_json(frame.where(frame.notna(), None).to_dict())
     else:
-        console.print(_frame_table(frame.reset_index(names="metric"), "comparison"))
+        from pacer.formatting import cell, label
+
+        people = frame.astype(object).apply(lambda row: [cell(str(row.name), v) for v in row], axis=1,
+                                            result_type="broadcast")
+        people.index = [label(str(m)) for m in frame.index]
+        console.print(_frame_table(people.reset_index(names="metric"), "comparison"))
 
 
 @runs_app.command("delete")
@@ -594,7 +602,7 @@ def report_cmd(
     title = f"pacer report: {', '.join(dict.fromkeys(str(r['scenario_name']) for r in runs))}"
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(output).with_suffix(".html.tmp")
-    tmp.write_text(render_report(runs, figures, title))
+    tmp.write_text(render_report(runs, figures, title, {r: run_store.scenario_text(r) for r in ids}))
     os.replace(tmp, output)
     console.print(f"report written to {Path(output).resolve()}")
 
@@ -625,13 +633,16 @@ def serve_cmd(
 
 
 def _frame_table(frame: Any, title: str) -> Table:
+    """A table for people: columns labelled, each cell in its column's unit (:mod:`pacer.formatting`)."""
     from pandas.api.types import is_numeric_dtype
+
+    from pacer.formatting import cell, label
 
     table = Table(title=title, title_justify="left")
     for c in frame.columns:
-        table.add_column(str(c), justify="right" if is_numeric_dtype(frame[c]) else "left", no_wrap=True)
+        table.add_column(label(str(c)), justify="right" if is_numeric_dtype(frame[c]) else "left", no_wrap=True)
     for row in frame.itertuples(index=False):
-        table.add_row(*(fmt(v) for v in row))
+        table.add_row(*(cell(str(c), v) for c, v in zip(frame.columns, row, strict=True)))
     return table
 
 
@@ -680,8 +691,10 @@ def _save(figure: Any, path: str) -> None:
     import os
     from pathlib import Path
 
+    from pacer.formatting import for_people
+
     tmp = Path(path).with_suffix(".html.tmp")
-    figure.write_html(str(tmp), include_plotlyjs=True)
+    for_people(figure).write_html(str(tmp), include_plotlyjs=True)
     os.replace(tmp, path)
 
 

@@ -58,7 +58,7 @@ def unit_of(name: str) -> str:
     if key.endswith(_SECONDS) and not key.endswith("tokens_per_s"):
         return "s"
     for token, unit in _NAMED_UNITS:
-        if key.endswith(token) or (not token.startswith("_") and token in key):
+        if ("_" + key).endswith(token) or (not token.startswith("_") and token in key):
             return unit
     return ""
 
@@ -157,10 +157,16 @@ def number(value: Any) -> str:
     return str(value)
 
 
+#: Columns that hold labels written as numbers (a year reads 2025, not 2,025).
+_IDENTIFIERS = ("year", "quarter", "node", "seed", "leaf", "id", "index", "position", "rank")
+
+
 def cell(name: str, value: Any) -> str:
     """``value`` of the column or metric ``name``, in the unit its name carries."""
     if isinstance(value, bool | str) or value is None:
         return quantity(value)
+    if str(name).lower().split("_")[-1] in _IDENTIFIERS and isinstance(value, int | np.integer):
+        return str(int(value))
     unit = unit_of(name)
     if not unit and isinstance(value, int | np.integer):
         return number(value)

@@ -63,7 +63,7 @@ def test_a_model_that_fits_reads_as_labelled_numbers(client):
     assert out["memory_gb_per_gpu"]["text"].endswith("of 80 GB HBM (weights 35.3 GB)")
     assert 35.3 < out["memory_gb_per_gpu"]["value"] <= 80
     assert out["power_kw"]["text"].startswith("2.55 kW")
-    assert a["summary"].startswith("llama-3.1-70b on 2 x h100-sxm at fp8 (TP2 x PP1 x 1)")
+    assert a["summary"].startswith("llama-3.1-70b on 2 x h100-sxm at fp8 (TP2 x PP1, 1 replica): ")
     assert a["raw"]["max_output_tokens_per_s"] > 0 and a["raw"]["fits"] is True  # the CLI's --json contract
     assert not any(SCIENTIFIC.search(t) for t in texts(a))
 
@@ -71,8 +71,8 @@ def test_a_model_that_fits_reads_as_labelled_numbers(client):
 def test_a_model_that_does_not_fit_says_weights_against_hbm(client):
     a = size(client, model="llama-3.1-70b", accelerator="h100-sxm", count=1, precision="bf16").json()
     assert a["fits"] is False and a["meets_limits"] is False
-    assert a["reason"] == ("llama-3.1-70b does not fit: weights 141 GB + KV cache for one request 0.655 GB exceed "
-                           "the 69.6 GB usable of 1 x 80 GB HBM (h100-sxm)")
+    assert a["reason"] == ("weights 141 GB + KV cache for one request 0.655 GB exceed "
+                           "the 69.6 GB usable of 1 x 80 GB HBM (h100-sxm); it fits 4 x h100-sxm")
     assert outputs(a)["memory_needed_gb"]["flag"] == "does not fit"
     assert "layout" not in outputs(a) and "tpot_ms" not in outputs(a)
     # Three accelerators: a replica spans a power-of-two layout, two of them.
@@ -121,7 +121,10 @@ def test_a_rate_beyond_the_count_is_flagged_and_disaggregated_pools_read(client)
     a = size(client, model="deepseek-v3", accelerator="h100-sxm", mode="disaggregated").json()
     assert a["meets_limits"] and outputs(a)["layout"]["text"].startswith("prefill ")
     a = size(client, model="deepseek-v3", accelerator="h100-sxm", mode="disaggregated", tpot_ms=1).json()
-    assert a["meets_limits"] is False and a["reason"] == "no disaggregated deployment on h100-sxm meets TPOT <= 1 ms"
+    assert a["meets_limits"] is False
+    assert a["reason"] == "no disaggregated deployment of up to 288 h100-sxm meets TPOT <= 1 ms"
+    a = size(client, model="deepseek-v3", accelerator="h100-sxm", mode="disaggregated", rate_rps=100_000).json()
+    assert a["reason"] == "no disaggregated deployment of up to 288 h100-sxm meets 100,000 requests/s"
 
 
 def test_precisions_are_those_the_accelerator_has(client):
@@ -178,6 +181,8 @@ def test_the_front_over_every_accelerator_answers_in_seconds(client):
     ("/api/size/inference", {"model": "llama-3.1-8b", "accelerator": "h100-sxm", "input_tokens": 200_000},
      "input_tokens"),
     ("/api/size/inference", {"accelerator": "h100-sxm"}, "model"),
+    ("/api/size/inference", {"model": "deepseek-v3", "accelerator": "h100-sxm", "mode": "disaggregated",
+                             "count": 50_000}, "count"),
     ("/api/size/front", {"model": "llama-3.1-70b", "accelerator": "h100-sxm", "precision": "fp4"}, "precision"),
     ("/api/size/front", {"model": "llama-3.1-70b", "accelerator": "x"}, "accelerator"),
     ("/api/size/front", {"model": "llama-3.1-70b", "output_tokens": 0}, "output_tokens"),

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from pacer._result import Result, plain
+from pacer._result import Result, human, plain
 from pacer.errors import InputError, SolverError
 from pacer.market.agents import (
     Lot,
@@ -263,19 +263,21 @@ class MarketResult(Result):
         counts = pd.Series([e["type"] for e in self.events]).value_counts() if self.events else pd.Series(dtype=int)
         rows: list[tuple[str, Any]] = [("quarters", f"{self.quarters[0]}..{self.quarters[-1]}")]
         for p in self.provider_names:
-            rows.append((f"{p}: released / absorbed MW", f"{self.series('providers', 'released_mw')[p].sum():,.0f} / "
-                         f"{self.series('providers', 'absorbed_mw')[p].sum():,.0f}"))
+            rows.append((f"{p}: released / absorbed",
+                         f"{human(self.series('providers', 'released_mw')[p].sum(), 'MW')} / "
+                         f"{human(self.series('providers', 'absorbed_mw')[p].sum(), 'MW')}"))
         spend = self.by_year("tenants", "spend_usd")
         net = self.by_year("tenants", "net_income_usd")
         for t in self.tenant_names:
             if spend[t].sum() > 0:
                 years = [y for y in spend.index if spend.loc[y, t] > 0][:3]
-                text = ", ".join(f"{y}: {spend.loc[y, t] / 1e9:.1f} / {net.loc[y, t] / 1e9:+.1f}" for y in years)
-                rows.append((f"{t}: compute spend / net income, $B", text))
+                text = ", ".join(f"{y}: {human(spend.loc[y, t], 'USD')} / {human(net.loc[y, t], 'USD')}"
+                                 for y in years)
+                rows.append((f"{t}: compute spend / net income", text))
         for kind in ("rofr_exercised", "rofr_declined", "exception_used", "capacity_released", "capacity_absorbed"):
             rows.append((f"events: {kind}", int(counts.get(kind, 0))))
         rows.append(("provider re-plans", int(self.timings.get("solves", 0))))
-        rows.append(("seconds", round(self.timings.get("seconds", 0.0), 1)))
+        rows.append(("time taken", human(self.timings.get("seconds", 0.0), "s")))
         return rows
 
 

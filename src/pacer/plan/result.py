@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from pacer._result import Result, plain
+from pacer._result import Result, human, plain
 from pacer.plan.problem import WORKLOADS, PlanProblem
 from pacer.plan.solve import SolveOutcome
 from pacer.scenario import Scenario
@@ -165,8 +165,8 @@ class PlanResult(Result):
         rows: list[tuple[str, Any]] = [
             ("scenario", self.scenario.name),
             ("status", o.status),
-            ("objective (USD bn)", o.objective_usd / 1e9),
-            ("in-sample expected NPV (USD bn)", self.in_sample["expected_npv_usd"] / 1e9),
+            ("objective", human(o.objective_usd, "USD")),
+            ("in-sample expected NPV", human(self.in_sample["expected_npv_usd"], "USD")),
             ("gap", "unknown" if o.mip_gap != o.mip_gap else f"{o.mip_gap:.2%}"),
             ("build / solve (s)", f"{o.build_seconds:.1f} / {o.solve_seconds:.1f}"),
             ("tree nodes x projects", f"{len(self.problem.nodes)} x {len(self.problem.pipeline.frame)}"),
@@ -175,8 +175,8 @@ class PlanResult(Result):
         for policy in POLICIES:
             if policy in self.evaluation:
                 e = self.evaluation[policy]
-                rows.append((f"{policy}: mean / CVaR NPV (USD bn)",
-                             f"{e['mean_npv_usd'] / 1e9:,.1f} / {e['cvar_npv_usd'] / 1e9:,.1f}"))
+                rows.append((f"{policy}: mean / CVaR NPV",
+                             f"{human(e['mean_npv_usd'], 'USD')} / {human(e['cvar_npv_usd'], 'USD')}"))
         return rows
 
 
