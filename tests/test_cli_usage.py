@@ -145,3 +145,16 @@ def test_a_command_exit_code_is_kept(pacer_cli, exit_three):
 def test_a_clean_run_exits_0(pacer_cli):
     run = pacer_cli("version")
     assert run.code == 0 and run.out.strip() and run.err == ""
+
+
+def test_an_error_inside_a_progress_step_is_one_line_in_a_real_process(tmp_path):
+    """The spinner draws only on a terminal: piped, an error raised while it runs is the only line."""
+    import yaml
+
+    from tests.plan.conftest import mini
+
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(mini()))
+    out = subprocess.run([sys.executable, "-m", "pacer", "demand", str(path), "--leaves", "99999", "--no-save"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and out.stderr.startswith("error: leaves:") and out.stderr.count("\n") == 1, out.stderr

@@ -647,12 +647,13 @@ def _frame_table(frame: Any, title: str) -> Table:
 
 
 def _progress(enabled: bool) -> Any:
-    """A transient spinner on stderr for steps that can take a second or more."""
+    """A transient spinner on stderr for steps that can take a second or more (on a terminal only: piped,
+    stderr keeps to its one-line errors and notes)."""
     from contextlib import nullcontext
 
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    if not enabled:
+    if not enabled or not sys.stderr.isatty():
         return nullcontext(_NoProgress())
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                     console=Console(stderr=True), transient=True)
