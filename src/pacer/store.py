@@ -170,8 +170,8 @@ class RunStore:
         self, *, kind: str | None = None, scenario: str | None = None, status: str | None = None,
         limit: int | None = None, with_metrics: bool = False,
     ) -> pd.DataFrame:
-        """Runs, newest first: id, time, kind, scenario, status, seconds, version (and the key metrics as a
-        dict per run with ``with_metrics``)."""
+        """Runs, newest first: id, time, kind, scenario, status, seconds, version (and the key metrics and
+        parameters as dicts per run with ``with_metrics``)."""
         where, args = [], []
         if kind:
             where.append("kind = ?")
@@ -182,7 +182,7 @@ class RunStore:
         if status:
             where.append("status = ?")
             args.append(status)
-        columns = _LIST_COLUMNS + (", metrics" if with_metrics else "")
+        columns = _LIST_COLUMNS + (", metrics, parameters" if with_metrics else "")
         sql = f"SELECT {columns} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -192,7 +192,8 @@ class RunStore:
         with self._connect() as con:
             frame = con.execute(sql, args).df()
         if with_metrics:
-            frame["metrics"] = [json.loads(m) if m else {} for m in frame["metrics"]]
+            for key in ("metrics", "parameters"):
+                frame[key] = [json.loads(m) if m else {} for m in frame[key]]
         return frame
 
     def get(self, run_id: str) -> dict[str, Any]:

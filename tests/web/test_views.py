@@ -186,6 +186,7 @@ def test_what_if_knobs_overrides_and_errors_at_the_field(client, store):
     text = client.get(f"/api/runs/{run_id}/scenario").text
     assert yaml.safe_load(text)["demand"]["drivers"]["tokens_served"]["annual_growth"] == 4.0  # kept as it ran
     assert store.get(run_id)["parameters"]["overrides"] == {"demand.drivers.tokens_served.annual_growth": 4.0}
+    assert "(what-if: 1 change)" in client.get("/runs").text  # not read as the file's own run
 
 
 def test_pages_load_plotly_only_with_charts_and_serve_it_compressed(client, store):

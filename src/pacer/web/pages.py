@@ -65,7 +65,8 @@ def runs_page(request: Request, kind: Literal["demand", "plan", "simulate", ""] 
     rows = [{"run_id": r["run_id"], "created": r["created_at"].strftime("%Y-%m-%d %H:%M"), "kind": r["kind"],
              "scenario": r["scenario_name"], "status": r["status"],
              "unproven": r["kind"] == "plan" and r["status"] not in ("optimal", "ok"),
-             "seconds": cell("seconds", r["seconds"]), "metrics": key_metrics(r["kind"], r["metrics"])}
+             "seconds": cell("seconds", r["seconds"]), "metrics": key_metrics(r["kind"], r["metrics"]),
+             "changes": len((r["parameters"] or {}).get("overrides") or {})}
             for r in frame.to_dict("records")]
     scenarios = sorted({str(s) for s in store.list_runs(limit=5000).scenario_name.dropna()})
     return _templates(request).TemplateResponse(request, "runs.html", {

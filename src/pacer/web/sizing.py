@@ -32,9 +32,10 @@ router = APIRouter()
 Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4", "w8a16", "w4a16"]
 #: Most accelerators the calculator sizes for (the sizing layer itself allows more).
 MAX_COUNT = 100_000
-#: Most accelerators of a disaggregated deployment: its search over pool splits grows with the count (10,000
-#: take about a second and 0.7 GB on a laptop; 100,000 took 6 s and 5 GB).
-MAX_DISAGGREGATED_COUNT = 10_000
+#: Most accelerators of a disaggregated deployment: its search over pool splits grows with the count (at
+#: worst, a limit it misses makes it search twice: 4,096 on a GB200 took 2.3 s and 1.1 GB on 2 cores;
+#: 10,000 took 5 s and 2.5 GB; 100,000, 6 s and 5 GB without a limit).
+MAX_DISAGGREGATED_COUNT = 4_096
 
 
 class SizeRequest(BaseModel):
@@ -351,6 +352,7 @@ def size_front(body: FrontRequest) -> dict[str, Any]:
     """The cheapest USD per million output tokens at each time per output token (the Pareto front) of
     ``body.model`` on ``body.accelerator`` (``None``: every accelerator), within the latency limits."""
     from pacer.catalog import get_accelerator, get_model
+    from pacer.errors import InputError
     from pacer.sizing import size_search
     from pacer.sizing.hardware import check_precision
 
@@ -361,10 +363,18 @@ def size_front(body: FrontRequest) -> dict[str, Any]:
         if body.precision is not None:
             check_precision(spec, body.precision)
         accelerators = [spec.id]
-    args: dict[str, Any] = dict(accelerators=accelerators, precisions=[body.precision] if body.precision else None,
+    # The search reads fp16 as bf16 (the same peak everywhere) and leaves it out as a duplicate.
+    precision = "bf16" if body.precision == "fp16" else body.precision
+    args: dict[str, Any] = dict(accelerators=accelerators, precisions=[precision] if precision else None,
                                 stack=body.stack)
-    result = size_search(body.model, body.input_tokens, body.output_tokens, ttft_ms=body.ttft_ms,
-                         tpot_ms=body.tpot_ms, **args)
+    try:
+        result = size_search(body.model, body.input_tokens, body.output_tokens, ttft_ms=body.ttft_ms,
+                             tpot_ms=body.tpot_ms, **args)
+    except InputError as exc:
+        if exc.field != "precisions":
+            raise
+        where = body.accelerator or "any accelerator" + (f" running {body.stack}" if body.stack else "")
+        raise InputError("precision", body.precision, f"not offered on {where}") from exc
     front = result.front
     limited = body.ttft_ms is not None or body.tpot_ms is not None
     unlimited = size_search(body.model, body.input_tokens, body.output_tokens, **args).front if limited else None
