@@ -110,7 +110,7 @@ def quantity(value: Any, unit: str = "") -> str:
             return f"{sign}${a / 1e9:,.1f}B"
         if a >= 1e6:
             return f"{sign}${a / 1e6:,.0f}M"
-        if a >= 100 or a < 0.005:
+        if a >= 10 or a < 0.005:
             return f"{sign}${a:,.0f}" if a >= 0.5 else "$0"
         return f"{sign}${a:,.2f}"
     if unit in ("MW", "GW", "kW"):

@@ -18,8 +18,10 @@ def pareto_figure(result: SearchResult) -> go.Figure:
                                marker={"size": 4, "opacity": 0.25}, name="configurations",
                                text=label.loc[sample.index], hoverinfo="text+x+y"))
     front = result.front
+    front_label = (front.accelerator + " " + front.precision + " TP" + front.tensor_parallel.astype(str)
+                   + " PP" + front.pipeline_parallel.astype(str) + " batch " + front.batch.astype(int).astype(str))
     fig.add_trace(go.Scatter(x=front.tpot_s * 1e3, y=front.usd_per_million_output_tokens, mode="lines+markers",
-                             name="Pareto front", text=label[frame.on_front].tolist(), hoverinfo="text+x+y"))
+                             name="Pareto front", text=front_label.tolist(), hoverinfo="text+x+y"))
     fig.update_layout(
         title=f"{result.model}: cost vs latency ({result.input_tokens} in / {result.output_tokens} out tokens)",
         xaxis_title="time per output token (ms)", yaxis_title="USD per million output tokens",

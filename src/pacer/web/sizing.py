@@ -118,6 +118,8 @@ def _summary(result: Any, body: SizeRequest, on: str) -> str:
         return f"{result.model} does not fit {on} at {result.precision}"
     if not result.meets_latency:
         limits = _limits(body, "and")
+        if body.rate_rps is not None and body.count is None and result.mode == "disaggregated":
+            limits = " and ".join(x for x in (limits, quantity(body.rate_rps, "requests/s")) if x)
         return f"{result.model} fits {on} at {result.precision}" + (f" but misses {limits}" if limits else
                                                                      " but cannot be served there")
     if result.mode == "disaggregated":
