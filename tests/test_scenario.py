@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import yaml
 
 from pacer.errors import PacerError
@@ -216,3 +218,48 @@ def test_every_bad_value_in_the_seed_is_named_at_its_field_in_one_line():
                 if "\n" in message or not (named or refers) or ".float" in field:
                     wrong.append((path, bad, message[:120]))
     assert wrong == []
+
+
+_SEED = yaml.safe_load(Path("examples/seed-2025/scenario.yaml").read_text())
+_SEED_LEAVES = [p for p, _ in _leaves({k: v for k, v in _SEED.items() if k not in ("facts", "calibrated")})]
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=12)
+    | st.sampled_from(["2025Q1", "2999Q4", "us", "h100-sxm", "owned", "live", "-1"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_SEED_LEAVES), _json_values, st.sampled_from(["set", "drop", "extra"])),
+                min_size=1, max_size=3))
+def test_fuzzed_scenarios_are_valid_or_refused_in_one_line(mutations):
+    """Random values, dropped fields and unknown fields anywhere in the seed: parsed, or refused with one line
+    naming a field; never another exception (a traceback)."""
+    data = copy.deepcopy(_SEED)
+    for path, value, how in mutations:
+        try:
+            if how == "set":
+                _set(data, path, value)
+            elif how == "drop":
+                _drop(data, path)
+            else:
+                _set(data, path.rsplit(".", 1)[0] + ".unexpected_field" if "." in path else "unexpected", value)
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier mutation removed the way there
+    try:
+        parse_scenario(data, "examples/seed-2025")
+    except PacerError as exc:
+        message = str(exc)
+        assert message and "\n" not in message and ":" in message, message
+
+
+def _drop(data, path):
+    import re
+
+    parts = re.findall(r"[^.\[\]]+|\[\d+\]", path)
+    node = data
+    for p in parts[:-1]:
+        node = node[int(p[1:-1])] if p.startswith("[") else node[p]
+    last = parts[-1]
+    del node[int(last[1:-1]) if last.startswith("[") else last]
