@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import yaml
 
 from pacer.errors import PacerError
 from pacer.scenario import load_scenario, parse_scenario
