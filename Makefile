@@ -37,8 +37,10 @@ demo: install
 	$(PACER) simulate examples/seed-2025/scenario.yaml
 	$(PACER) report --scenario examples/seed-2025/scenario.yaml -o out/report-seed-2025.html
 
+# Tests run on every core (pytest-xdist), a file's tests on one worker (its module fixtures are built once);
+# the seed's runs are shared by the workers (tests/conftest.py: once_per_session).
 test: install browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 bench: install
 	@$(PY) benchmarks/run_all.py

@@ -49,20 +49,39 @@ def pacer_cli(capsys: pytest.CaptureFixture[str]):
 SEED = "examples/seed-2025/scenario.yaml"
 
 
+def once_per_session(tmp_path_factory: pytest.TempPathFactory, name: str, compute: Any) -> Any:
+    """``compute()`` once per test session, also when pytest-xdist runs the tests on several workers: the
+    first worker to ask computes and pickles it (under a file lock), the others wait and load it."""
+    import fcntl
+    import pickle
+
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return compute()
+    root = tmp_path_factory.getbasetemp().parent  # shared by the workers of one run
+    target = root / f"{name}.pickle"
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.exists():
+            return pickle.loads(target.read_bytes())
+        value = compute()
+        target.write_bytes(pickle.dumps(value))
+        return value
+
+
 @pytest.fixture(scope="session")
-def seed_plan_result():
-    """The seed example planned once per test session (about a minute)."""
+def seed_plan_result(tmp_path_factory):
+    """The seed example planned once per test session (about 30 s)."""
     from pacer.plan import plan
 
-    return plan(SEED)
+    return once_per_session(tmp_path_factory, "seed_plan", lambda: plan(SEED))
 
 
 @pytest.fixture(scope="session")
-def seed_market_result():
-    """The seed example's market simulated once per test session (about 45 s)."""
+def seed_market_result(tmp_path_factory):
+    """The seed example's market simulated once per test session (about 2.5 min)."""
     from pacer.market import simulate
 
-    return simulate(SEED)
+    return once_per_session(tmp_path_factory, "seed_market", lambda: simulate(SEED))
 
 
 @pytest.fixture(scope="session")
@@ -122,10 +141,11 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(scope="session")
-def small_market_result():
+def small_market_result(tmp_path_factory):
     """The small market of tests/market/conftest.py simulated once per test session (about 20 s)."""
     from pacer.market import simulate
     from pacer.scenario import parse_scenario
     from tests.market.conftest import SMALL
 
-    return simulate(parse_scenario(SMALL), executor="local")
+    return once_per_session(tmp_path_factory, "small_market",
+                            lambda: simulate(parse_scenario(SMALL), executor="local"))

@@ -34,8 +34,8 @@ def test_plan_evaluation_is_identical_on_ray(ray_executor):
     assert remote.evaluation["stochastic"] == local.evaluation["stochastic"]
 
 
-def test_market_run_is_identical_on_ray(ray_executor):
-    local = simulate(parse_scenario(SMALL), executor="local")
+def test_market_run_is_identical_on_ray(ray_executor, small_market_result):
+    local = small_market_result  # the same small market, run locally once per session
     remote = simulate(parse_scenario(SMALL), executor=ray_executor)
     assert remote.events == local.events
     pd.testing.assert_frame_equal(remote.providers, local.providers)
