@@ -202,3 +202,29 @@ def test_result_reports_expected_npv_apart_from_the_risk_term():
     expected, tail = averse["in_sample"]["expected_npv_usd"], averse["in_sample"]["cvar_npv_usd"]
     assert averse["objective_usd"] == pytest.approx(expected + 1.0 * tail, rel=1e-6)
     assert expected <= risk_neutral["in_sample"]["expected_npv_usd"] * (1 + 1e-9)
+
+
+def test_solver_progress_reads_iterations_and_the_interior_point_gap(tmp_path):
+    """The plan's progress during a solve comes from HiGHS's log (a file, never stdout): iterations so far
+    and, for interior point, the gap between the primal and dual objectives."""
+    from pacer.plan.solve import SolverProgress
+
+    heard: list[str] = []
+    progress = SolverProgress(heard.append, period_s=0.05)
+    assert progress.summary() == ""  # nothing solved yet
+    progress.path.write_text("Running IPX\n Iter  P.res  D.res  P.obj  D.obj  mu  Time\n"
+                             "   0   1.2e+03  4.0e+01   1.00000000e+03  5.00000000e+02  1.0e+04    0s\n"
+                             "  12   1.2e-03  4.0e-05   1.00000000e+03  9.90000000e+02  1.0e-02    1s\n")
+    assert progress.summary().startswith("solver: 12 iterations") and "primal-dual gap 1.0%" in progress.summary()
+    with progress:
+        import time
+
+        time.sleep(0.3)
+    assert heard and heard[0].startswith("solver: 12 iterations") and len(set(heard)) == len(heard)
+    assert not progress.path.exists()  # the log is removed after the solve
+    simplex = SolverProgress(heard.append)
+    simplex.path.write_text("  Iteration        Objective     Infeasibilities num(sum)\n"
+                            "          0    -2.7e+03 Ph1: 3(5.1); Du: 1(0.2) 0s\n"
+                            "       1234     5.6e+02 Pr: 0(0); Du: 0(1e-12) 1s\n")
+    assert simplex.summary().startswith("solver: 1,234 iterations") and "gap" not in simplex.summary()
+    simplex.path.unlink()

@@ -136,7 +136,8 @@ def plan(
     else:
         step(f"solving the stochastic plan: one LP over {len(problem.nodes)} nodes x "
              f"{len(problem.pipeline.frame)} projects (engine extensive{how})")
-        outcome = solve_problem(problem, solver=solver_name, time_limit_s=limit, mip_gap=cfg.mip_gap)
+        outcome = solve_problem(problem, solver=solver_name, time_limit_s=limit, mip_gap=cfg.mip_gap,
+                                on_progress=on_step)
     outcome.status = check_proven(outcome, cfg.mip_gap, accept_gap)
     outcome.engine, outcome.workers = chosen, workers
     evaluation = {}

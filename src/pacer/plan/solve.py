@@ -6,11 +6,15 @@ import contextlib
 import logging
 import math
 import os
+import re
 import sys
+import tempfile
+import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import highspy
@@ -106,6 +110,69 @@ def _explain_infeasible(problem: PlanProblem) -> str:
 IPM_FROM_ROWS = 20_000
 
 
+class SolverProgress:
+    """Reads HiGHS's log while it solves (the log goes to a file, never to stdout) and reports, every
+    ``period_s``, how far it is: iterations so far and, for interior point, the relative gap between its
+    primal and dual objectives. Used for the plan's progress on the web and in the CLI."""
+
+    ITERATION = re.compile(r"^\s*(\d+)\s+([-+0-9.eE]+)(?:\s+([-+0-9.eE]+))?(?:\s+([-+0-9.eE]+))?"
+                           r"(?:\s+([-+0-9.eE]+))?")
+
+    def __init__(self, report: Callable[[str], None], period_s: float = 2.0) -> None:
+        self.report = report
+        self.period_s = period_s
+        self.path = Path(tempfile.mkstemp(prefix="pacer-highs-", suffix=".log")[1])
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._started = time.perf_counter()
+
+    def __enter__(self) -> SolverProgress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.path.unlink(missing_ok=True)
+
+    def _run(self) -> None:
+        last = ""
+        while not self._stop.wait(self.period_s):
+            text = self.summary()
+            if text and text != last:
+                self.report(text)
+                last = text
+
+    def summary(self) -> str:
+        """Where the solve stands, from the log so far ("" before the first iteration line)."""
+        try:
+            lines = self.path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        elapsed = time.perf_counter() - self._started
+        for line in reversed(lines):
+            match = self.ITERATION.match(line)
+            if not match:
+                continue
+            iterations = int(match.group(1))
+            numbers = [float(g) for g in match.groups()[1:] if g is not None and _is_float(g)]
+            text = f"solver: {iterations:,} iterations, {elapsed:,.0f} s"
+            if len(numbers) >= 4 and "ipx" in " ".join(lines[:40]).lower():  # iter, p.res, d.res, p.obj, d.obj
+                primal, dual = numbers[2], numbers[3]
+                gap = abs(primal - dual) / max(abs(primal), abs(dual), 1e-9)
+                text += f", primal-dual gap {gap:.1%}"
+            return text
+        return ""
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def solve_problem(
     problem: PlanProblem,
     *,
@@ -113,6 +180,7 @@ def solve_problem(
     time_limit_s: float = 60.0,
     mip_gap: float = 0.01,
     method: str = "auto",
+    on_progress: Callable[[str], None] | None = None,
 ) -> SolveOutcome:
     """Build and solve; returns status, objective, bound, gap, timings and the decisions.
 
@@ -135,9 +203,12 @@ def solve_problem(
         options |= {"mip_rel_gap": mip_gap, "output_flag": False, "io_api": "direct"}
         if not is_mip and (method == "ipm" or (method == "auto" and m.constraints.ncons >= IPM_FROM_ROWS)):
             options |= {"solver": "ipx", "run_crossover": "off"}
+    progress = SolverProgress(on_progress) if on_progress is not None and solver == "highs" else None
+    if progress is not None:
+        options |= {"output_flag": True, "log_to_console": False, "log_file": str(progress.path)}
     start = time.perf_counter()
     try:
-        with warnings.catch_warnings(), quiet_stdout():
+        with warnings.catch_warnings(), quiet_stdout(), progress or contextlib.nullcontext():
             warnings.simplefilter("ignore")
             _, condition = m.solve(solver_name=solver, **options)
     except Exception as exc:  # solver not installed, licence, ...
