@@ -103,3 +103,29 @@ def test_a_model_too_large_for_the_pools_does_not_fit():
     assert not result.fits and result.max_output_tokens_per_s == 0
     slow = size_inference("llama-3.1-70b", "h100-sxm", 8, "fp8", 1000, 1000, mode="disaggregated", tpot_ms=0.5)
     assert slow.fits and not slow.meets_latency
+
+
+def test_the_pool_search_stays_bounded_for_any_count(monkeypatch):
+    """Prefill replica counts are exact up to 128, then 1% steps: ten million accelerators are sized in about
+    a thousand candidates (the full range took gigabytes), and the answer stays within the search's own
+    2% tolerance of the exhaustive one."""
+    import tracemalloc
+
+    import numpy as np
+
+    import pacer.sizing.disaggregated as disaggregated
+
+    counts = disaggregated.replica_counts(10_000_000)
+    assert list(counts[:128]) == list(range(1, 129)) and counts[-1] == 10_000_000
+    assert len(counts) < 1_300 and np.all(np.diff(counts) > 0)
+    assert np.all(np.diff(counts) <= disaggregated.REPLICA_STEP * counts[:-1] + 1.5)  # 1% steps, whole replicas
+    tracemalloc.start()
+    big = size_inference("llama-3.1-70b", "h100-sxm", 10_000_000, "fp8", 1000, 1000, mode="disaggregated")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert big.fits and peak < 400e6
+    stepped = size_inference("llama-3.1-405b", "b200", 1000, "fp8", 2000, 500, mode="disaggregated")
+    monkeypatch.setattr(disaggregated, "replica_counts", lambda m: np.arange(1, m + 1, dtype=float))
+    exhaustive = size_inference("llama-3.1-405b", "b200", 1000, "fp8", 2000, 500, mode="disaggregated")
+    ratio = stepped.to_dict()["max_output_tokens_per_s"] / exhaustive.to_dict()["max_output_tokens_per_s"]
+    assert abs(ratio - 1) <= disaggregated.NEAR_BEST + disaggregated.REPLICA_STEP

@@ -114,6 +114,12 @@ def test_a_tpot_limit_no_layout_meets_is_not_answered_with_a_layout(client):
     assert outputs(ok)["tpot_ms"]["text"].endswith("(limit 20 ms)")
 
 
+def test_a_large_disaggregated_deployment_is_sized_quickly(client):
+    """The pool search is bounded in the sizing layer, so the calculator takes any count it allows."""
+    a = size(client, model="deepseek-v3", accelerator="h100-sxm", mode="disaggregated", count=100_000).json()
+    assert a["fits"] and a["raw"]["count"] == 100_000
+
+
 def test_a_rate_beyond_the_count_is_flagged_and_disaggregated_pools_read(client):
     a = size(client, model="llama-3.1-70b", accelerator="h100-sxm", count=2, rate_rps=10).json()
     needed = outputs(a)["accelerators_needed"]
@@ -182,7 +188,7 @@ def test_the_front_over_every_accelerator_answers_in_seconds(client):
      "input_tokens"),
     ("/api/size/inference", {"accelerator": "h100-sxm"}, "model"),
     ("/api/size/inference", {"model": "deepseek-v3", "accelerator": "h100-sxm", "mode": "disaggregated",
-                             "count": 5_000}, "count"),
+                             "count": 500_000}, "count"),
     ("/api/size/front", {"model": "llama-3.1-70b", "accelerator": "h100-sxm", "precision": "fp4"}, "precision"),
     ("/api/size/front", {"model": "llama-3.1-70b", "accelerator": "x"}, "accelerator"),
     ("/api/size/front", {"model": "llama-3.1-70b", "precision": "fp4", "stack": "jetstream"}, "precision"),

@@ -35,6 +35,22 @@ NEAR_BEST = 0.02
 MAX_AUTO_ACCELERATORS = 288
 
 
+#: Prefill replica counts tried: every count up to this one, then steps of :data:`REPLICA_STEP` (a pool of
+#: thousands of accelerators is not sized to the single replica: its throughput moves by less than the step,
+#: and the work and memory of the search stay bounded whatever the count).
+EXACT_REPLICAS = 128
+REPLICA_STEP = 0.01
+
+
+def replica_counts(max_total: int) -> np.ndarray:
+    """The numbers of prefill replicas the search tries for a deployment of at most ``max_total``."""
+    if max_total <= EXACT_REPLICAS:
+        return np.arange(1, max_total + 1, dtype=float)
+    steps = int(np.ceil(np.log(max_total / EXACT_REPLICAS) / np.log1p(REPLICA_STEP))) + 1
+    tail = np.round(np.geomspace(EXACT_REPLICAS, max_total, steps))
+    return np.unique(np.concatenate([np.arange(1, EXACT_REPLICAS + 1), tail])).astype(float)
+
+
 def _best_batches(batch: np.ndarray, perf: dict[str, np.ndarray], streams: Any, out: int,
                   tpot_ms: float | None) -> dict[str, np.ndarray]:
     """Per configuration (row), the batch that decodes the most requests/s within the TPOT limit.
@@ -155,7 +171,7 @@ def size_disaggregated(
     # Every (prefill layout, decode option, number of prefill replicas).
     P, D = len(p_group), len(dec["group"])  # noqa: N806
     max_total = count if count is not None else MAX_AUTO_ACCELERATORS
-    k = np.arange(1, max_total + 1, dtype=float)
+    k = replica_counts(max_total)
     pg, dg = p_group[:, None, None], dec["group"][None, :, None]
     prefill_n = np.broadcast_to(k[None, None, :] * pg, (P, D, len(k))).copy()
     if prefill_gpus is not None:

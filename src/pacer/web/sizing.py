@@ -32,10 +32,6 @@ router = APIRouter()
 Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4", "w8a16", "w4a16"]
 #: Most accelerators the calculator sizes for (the sizing layer itself allows more).
 MAX_COUNT = 100_000
-#: Most accelerators of a disaggregated deployment: its search over pool splits grows with the count (at
-#: worst, a limit it misses makes it search twice: 4,096 on a GB200 took 2.3 s and 1.1 GB on 2 cores;
-#: 10,000 took 5 s and 2.5 GB; 100,000, 6 s and 5 GB without a limit).
-MAX_DISAGGREGATED_COUNT = 4_096
 
 
 class SizeRequest(BaseModel):
@@ -75,12 +71,8 @@ class FrontRequest(BaseModel):
 @router.post("/api/size/inference")
 def size_inference_endpoint(body: SizeRequest) -> dict[str, Any]:
     """Size ``body.model`` on ``body.accelerator``: an answer for people and the raw contract."""
-    from pacer.errors import InputError
     from pacer.sizing import size_inference
 
-    if body.mode == "disaggregated" and body.count is not None and body.count > MAX_DISAGGREGATED_COUNT:
-        raise InputError("count", body.count, f"must be at most {MAX_DISAGGREGATED_COUNT:,} accelerators in "
-                         "disaggregated mode (its search over pool splits grows with the count)")
     result = size_inference(body.model, body.accelerator, body.count, body.precision, body.input_tokens,
                             body.output_tokens, ttft_ms=body.ttft_ms, tpot_ms=body.tpot_ms,
                             rate_rps=body.rate_rps, stack=body.stack, mode=body.mode)
