@@ -41,6 +41,9 @@ def test_what_if_form_runs_a_plan_and_its_page_opens_with_the_decisions(page, li
     page.click("#whatif-plan")
     expect(page.locator("#whatif-plan")).to_be_disabled()  # no second run while one runs
     expect(page.locator("#jobs tbody tr").first).to_be_visible(timeout=30_000)
+    # A reload finds the running job again: it is listed, followed, and the buttons stay disabled.
+    page.reload()
+    expect(page.locator("#jobs tbody tr").first).to_contain_text("plan", timeout=30_000)
     expect(page.locator("#message")).to_contain_text("done: run", timeout=180_000)
     expect(page.locator("#whatif-plan")).to_be_enabled()
     charts = page.locator("#charts .chart")
