@@ -24,6 +24,7 @@ UNITS = ["", "USD", "MW", "GW", "kW", "share", "s", "ms", "kH100e", "H100e", "GP
     (-1.1e-13, "MW", "0 MW"), (1234.5, "MW", "1.23 GW"), (2.0, "GW", "2.00 GW"), (50294.45, "kH100e", "50.29M H100e"),
     (0.000123, "", "0.000123"), (None, "USD", "-"), (float("nan"), "MW", "-"), (float("inf"), "", "-"),
     (True, "", "yes"), ("2025Q1", "quarter", "2025Q1"),
+    (999.96, "MW", "1.00 GW"), (999.6e6, "USD", "$1.0B"), (0.9996, "MW", "1 MW"), (-0.004, "share", "-0.4%"),
 ])
 def test_quantities_read_as_people_write_them(value, unit, text):
     assert (quantity(value, unit) if unit else number(value) if not isinstance(value, str) else value) == text

@@ -106,18 +106,18 @@ def quantity(value: Any, unit: str = "") -> str:
     sign = "-" if v < 0 else ""
     a = abs(v)
     if unit == "USD":
-        if a >= 1e9:
+        if a >= 999.5e6:  # what would read "$1,000M" reads "$1.0B"
             return f"{sign}${a / 1e9:,.1f}B"
-        if a >= 1e6:
+        if a >= 999_500:
             return f"{sign}${a / 1e6:,.0f}M"
         if a >= 10 or a < 0.005:
             return f"{sign}${a:,.0f}" if a >= 0.5 else "$0"
         return f"{sign}${a:,.2f}"
     if unit in ("MW", "GW", "kW"):
         mw = a * {"MW": 1.0, "GW": 1e3, "kW": 1e-3}[unit]
-        if mw >= 1e3:
+        if mw >= 999.5:
             return f"{sign}{mw / 1e3:,.2f} GW"
-        if mw >= 1 or mw == 0:
+        if mw >= 0.9995 or mw == 0:
             return f"{sign}{mw:,.0f} MW"
         return f"{sign}{plain_number(mw * 1e3)} kW"
     if unit == "share":
@@ -131,11 +131,11 @@ def quantity(value: Any, unit: str = "") -> str:
             return f"{sign}{ms / 1e3:,.1f} s"
         return f"{sign}{plain_number(ms)} ms"
     if unit == "kH100e":
-        return f"{sign}{a / 1e3:,.2f}M H100e" if a >= 1e3 else f"{sign}{plain_number(a)}k H100e"
+        return f"{sign}{a / 1e3:,.2f}M H100e" if a >= 999.5 else f"{sign}{plain_number(a)}k H100e"
     if unit == "H100e":
-        return f"{sign}{a / 1e6:,.2f}M H100e" if a >= 1e6 else f"{sign}{a:,.0f} H100e"
+        return f"{sign}{a / 1e6:,.2f}M H100e" if a >= 999_500 else f"{sign}{a:,.0f} H100e"
     if unit == "kGPU":
-        return f"{sign}{a / 1e3:,.2f}M GPUs" if a >= 1e3 else f"{sign}{plain_number(a)}k GPUs"
+        return f"{sign}{a / 1e3:,.2f}M GPUs" if a >= 999.5 else f"{sign}{plain_number(a)}k GPUs"
     if unit == "GPUs":
         return f"{sign}{a:,.0f}"
     if unit == "USD/Mtok":
