@@ -24,6 +24,8 @@ UNITS = ["", "USD", "MW", "GW", "kW", "share", "s", "ms", "kH100e", "H100e", "GP
     (-1.1e-13, "MW", "0 MW"), (1234.5, "MW", "1.23 GW"), (2.0, "GW", "2.00 GW"), (50294.45, "kH100e", "50.29M H100e"),
     (0.000123, "", "0.000123"), (None, "USD", "-"), (float("nan"), "MW", "-"), (float("inf"), "", "-"),
     (True, "", "yes"), ("2025Q1", "quarter", "2025Q1"),
+    (0.99996, "s", "1.0 s"), (999.96, "ms", "1.0 s"), (3599.99, "s", "1.0 h"), (59.96, "s", "60 s"),
+    (-0.4, "GPUs", "0"), (-0.4, "H100e", "0 H100e"), (9.999, "USD", "$10"),
     (999.96, "MW", "1.00 GW"), (999.6e6, "USD", "$1.0B"), (0.9996, "MW", "1 MW"), (-0.004, "share", "-0.4%"),
 ])
 def test_quantities_read_as_people_write_them(value, unit, text):
@@ -43,6 +45,8 @@ def test_never_scientific_notation(value, unit):
     ("ttft_s", "s", "TTFT"), ("tpot_ms", "ms", "TPOT"), ("facility_mw_2027", "MW", "facility 2027"),
     ("half_live_by", "", "half live by"), ("gap", "share", "gap"),
     ("usd_per_million_output_tokens", "USD/Mtok", "USD per million output tokens"),
+    ("energy_mwh", "MWh", "energy"), ("h100e_per_mw", "", "H100e per MW"), ("latency_ms_p99", "ms", "latency ms p99"),
+    ("revenue_usd_per_h100e_hour", "USD/h", "revenue USD per H100e hour"),
 ])
 def test_names_carry_their_unit(name, unit, text):
     assert unit_of(name) == unit and label(name) == text
@@ -51,6 +55,7 @@ def test_names_carry_their_unit(name, unit, text):
 def test_cells_take_the_unit_from_the_column_name():
     assert cell("capex_usd", 2.5e9) == "$2.5B" and cell("released_mw", 1800.0) == "1.80 GW"
     assert cell("projects", 40) == "40" and cell("status", "optimal") == "optimal"
+    assert cell("year", 2025.0) == "2025"  # a year column made float by a missing value
 
 
 def test_one_party_one_colour():

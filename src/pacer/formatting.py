@@ -21,13 +21,17 @@ import numpy as np
 #: Below this magnitude a value reads 0.
 ZERO = 1e-9
 
+_NEGATIVE_ZERO = re.compile(r"-\$?0(?:\.0*)?(?![\d.,])")
+_PERCENTILE = re.compile(r"_p\d{1,2}$")
 _YEAR = re.compile(r"_(19|20)\d\d(q[1-4])?$")
 _SECONDS = ("_s", "_seconds", "seconds")
 _NAMED_UNITS: tuple[tuple[str, str], ...] = (
     # (suffix or word in the name, unit), first match wins; names are pacer's snake_case with the unit last.
     ("usd_per_million", "USD/Mtok"),
+    ("usd_per_h100e_hour", "USD/h"),
     ("_usd_per_hour", "USD/h"),
     ("_usd_per_mwh", "USD/MWh"),
+    ("_mwh", "MWh"),
     ("_usd", "USD"),
     ("usd", "USD"),
     ("_gw", "GW"),
@@ -54,7 +58,10 @@ _NAMED_UNITS: tuple[tuple[str, str], ...] = (
 
 def unit_of(name: str) -> str:
     """The unit a pacer name carries (``mean_npv_usd`` -> ``USD``, ``ttft_s`` -> ``s``); ``""`` if none."""
-    key = _YEAR.sub("", name.lower().strip())
+    key = _PERCENTILE.sub("", _YEAR.sub("", name.lower().strip()))
+    if "_per_" in key and not key.startswith("usd_per") and "_usd_per_" not in key and not key.endswith(
+            "tokens_per_s"):
+        return ""  # a ratio (h100e_per_mw, tokens_per_usd): not the unit of its last word
     if key.endswith(_SECONDS) and not key.endswith("tokens_per_s"):
         return "s"
     for token, unit in _NAMED_UNITS:
@@ -84,13 +91,20 @@ def plain_number(value: float, digits: int = 3) -> str:
 
 
 def quantity(value: Any, unit: str = "") -> str:
+    """``value`` in ``unit`` for people (:func:`_quantity`), never "-0": a negative that rounds to zero
+    reads without its sign."""
+    text = _quantity(value, unit)
+    return text[1:] if _NEGATIVE_ZERO.match(text) else text
+
+
+def _quantity(value: Any, unit: str = "") -> str:
     """``value`` in ``unit`` for people: ``$2.3B``, ``1.68 GW``, ``29%``, ``59 ms``, ``1.2M H100e``.
 
     ``unit`` is one of pacer's: USD, MW, GW, kW, share, s (shown in ms below a minute), ms, kH100e, H100e,
     GPUs, kGPU, quarter, or any text appended as is. ``None``, NaN and infinity read ``-``."""
     if value is None:
         return "-"
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
     if isinstance(value, str) or unit == "quarter":
         return str(value)
@@ -110,7 +124,7 @@ def quantity(value: Any, unit: str = "") -> str:
             return f"{sign}${a / 1e9:,.1f}B"
         if a >= 999_500:
             return f"{sign}${a / 1e6:,.0f}M"
-        if a >= 10 or a < 0.005:
+        if a >= 9.995 or a < 0.005:
             return f"{sign}${a:,.0f}" if a >= 0.5 else "$0"
         return f"{sign}${a:,.2f}"
     if unit in ("MW", "GW", "kW"):
@@ -125,9 +139,11 @@ def quantity(value: Any, unit: str = "") -> str:
         return f"{pct:,.0f}%" if abs(pct) >= 10 or pct == 0 else f"{plain_number(pct, 2)}%"
     if unit in ("s", "ms"):
         ms = a * (1e3 if unit == "s" else 1.0)
-        if ms >= 60_000:
-            return f"{sign}{ms / 1e3:,.0f} s" if ms < 3_600_000 else f"{sign}{ms / 3.6e6:,.1f} h"
-        if ms >= 1_000:
+        if ms >= 3_599_500:
+            return f"{sign}{ms / 3.6e6:,.1f} h"
+        if ms >= 59_950:
+            return f"{sign}{ms / 1e3:,.0f} s"
+        if ms >= 999.5:
             return f"{sign}{ms / 1e3:,.1f} s"
         return f"{sign}{plain_number(ms)} ms"
     if unit == "kH100e":
@@ -165,7 +181,8 @@ def cell(name: str, value: Any) -> str:
     """``value`` of the column or metric ``name``, in the unit its name carries."""
     if isinstance(value, bool | str) or value is None:
         return quantity(value)
-    if str(name).lower().split("_")[-1] in _IDENTIFIERS and isinstance(value, int | np.integer):
+    if str(name).lower().split("_")[-1] in _IDENTIFIERS and isinstance(value, int | float | np.number) and (
+            float(value).is_integer()):
         return str(int(value))
     unit = unit_of(name)
     if not unit and isinstance(value, int | np.integer):
@@ -189,21 +206,12 @@ def label(name: str) -> str:
     year = _YEAR.search(text.lower())
     base = text[: year.start()] if year else text
     parts = [p for p in re.split(r"[_\s]+", base) if p]
-    if len(parts) > 1 and _WORDS.get(parts[-1].lower()) == "":
+    if len(parts) > 1 and _WORDS.get(parts[-1].lower()) == "" and parts[-2].lower() != "per":
         parts = parts[:-1]
     words = [_WORDS.get(p.lower()) or _UNIT_WORDS.get(p.lower(), p) for p in parts]
     if year:
         words.append(text[year.start() + 1:])
     return " ".join(words)
-
-
-def frame_for_people(frame: Any) -> Any:
-    """A DataFrame of strings: each cell in its column's unit, columns labelled for people."""
-    import pandas as pd
-
-    out = pd.DataFrame({label(c): [cell(str(c), v) for v in frame[c].tolist()] for c in frame.columns},
-                       index=frame.index)
-    return out
 
 
 # -- colours ---------------------------------------------------------------------------------------

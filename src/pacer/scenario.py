@@ -979,8 +979,25 @@ def load_scenario(path: str | Path) -> Scenario:
     return parse_scenario(read_yaml(text, str(path)), p.parent)
 
 
+#: Deepest nesting of flow collections (``[`` and ``{``) a scenario may have: a scenario needs a handful;
+#: YAML's parser slows down steeply with depth (5,000 levels take seconds).
+MAX_FLOW_DEPTH = 64
+
+
+def flow_depth(text: str) -> int:
+    """How deep ``[`` and ``{`` nest in ``text`` (counted over the whole text, quotes included: a bound, not
+    a parse)."""
+    import numpy as np
+
+    codes = np.frombuffer(text.encode("utf-8", "replace"), dtype=np.uint8)
+    steps = np.isin(codes, (ord("["), ord("{"))).astype(np.int64) - np.isin(codes, (ord("]"), ord("}")))
+    return int(np.cumsum(steps).max(initial=0))
+
+
 def read_yaml(text: str, name: str = "scenario") -> Any:
     """YAML text as data; malformed or absurdly nested text is one line naming where."""
+    if flow_depth(text) > MAX_FLOW_DEPTH:
+        raise InputError("scenario", name, f"nests too deeply (brackets more than {MAX_FLOW_DEPTH} deep)")
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -214,3 +214,24 @@ def test_a_store_from_before_scenario_texts_opens_and_keeps_its_runs(tmp_path):
     new = store.save("demand", scenario_name="s", scenario_path=None, scenario_text="name: s\n", parameters={},
                      metrics={}, result={})
     assert store.scenario_text(new) == "name: s\n"
+
+
+def test_a_run_stored_by_another_version_still_opens(store, client):
+    """A stored result that lacks fields the view reads: the page says so and shows the rest (never a 500)."""
+    odd = store.save("plan", scenario_name="old", scenario_path=None, scenario_text=None, parameters={},
+                     metrics={"objective_usd": 1e9}, result={"projects_table": [{"project": "a"}],
+                                                             "evaluation": {"stochastic": {"mean_npv_usd": None}}},
+                     status="optimal")
+    page = client.get(f"/runs/{odd}")
+    assert page.status_code == 200 and "cannot be shown" in page.text and "$1.0B" in page.text
+    assert client.get(f"/api/runs/{odd}/view").status_code == 200
+
+
+def test_deeply_bracketed_yaml_is_refused_before_parsing(client):
+    """YAML's parser slows steeply with bracket depth: such text is refused at once, not after a timeout."""
+    import time
+
+    start = time.perf_counter()
+    r = client.post("/api/scenarios/validate", json={"yaml": "[" * 200_000}, headers=AUTH)
+    assert r.status_code == 422 and "nests too deeply" in r.json()["detail"]
+    assert time.perf_counter() - start < 5

@@ -110,14 +110,16 @@ def run_view(run: dict[str, Any], scenario_text: str | None = None) -> RunView:
                         "candidate, not a plan.")
     headline: list[Headline] = [Headline("status", "unproven" if not proven else _status_text(kind, status))]
     tables: list[TableView] = []
-    if kind == "plan":
-        headline += _plan_headline(result)
-        tables += _plan_tables(result)
-    elif kind == "simulate":
-        headline += _market_headline(result)
-        tables += _market_tables(result)
-    elif kind == "demand":
-        headline += _demand_headline(result)
+    builders = {"plan": (_plan_headline, _plan_tables), "simulate": (_market_headline, _market_tables),
+                "demand": (_demand_headline, lambda _: [])}.get(kind)
+    if builders is not None:
+        try:
+            headline += builders[0](result)
+            tables += builders[1](result)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            # A result stored by another version (or by hand) lacks a field this view reads: say so, show the rest.
+            warnings.append("Part of this run's summary cannot be shown: its stored result lacks fields this "
+                            "version reads. Its metrics, tables and charts follow.")
     facts = result.get("facts") or []
     if facts:
         tables.append(_facts_table(facts))
@@ -218,8 +220,9 @@ def _market_headline(result: dict[str, Any]) -> list[Headline]:
                                 ", ".join(f"{p} {quantity(v, 'MW')}" for p, v in values.items())))
     spend = result.get("tenant_spend_usd") or {}
     for tenant, years in list(spend.items())[:3]:
-        if years:
-            year = max(years)
+        known = [y for y, v in years.items() if v] if isinstance(years, dict) else []
+        if known:
+            year = max(known)
             out.append(Headline(f"{tenant}: compute spend {year}", quantity(years[year], "USD")))
     return out
 
@@ -246,8 +249,9 @@ def _demand_headline(result: dict[str, Any]) -> list[Headline]:
     for key, unit, text in (("gpus_h100e", "H100e", "compute demand"), ("facility_mw", "MW", "facility power"),
                             ("inference_share", "share", "inference share")):
         values = result.get(key) or {}
-        if values:
-            year = max(values)
+        known = [y for y, v in values.items() if v is not None] if isinstance(values, dict) else []
+        if known:
+            year = max(known)
             out.append(Headline(f"{text} {year}", quantity(values[year], unit), "expected"))
     return out
 

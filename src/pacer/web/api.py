@@ -213,10 +213,11 @@ async def job_events(request: Request, job_id: str) -> Response:
     async def stream() -> AsyncIterator[str]:
         sent, ticks = 0, 0
         while True:
+            finished = job.status in ("done", "error")  # read before the steps: none is left unsent
             while sent < len(job.steps):
                 yield f"event: progress\ndata: {json.dumps(job.steps[sent])}\n\n"
                 sent += 1
-            if job.status in ("done", "error"):
+            if finished:
                 payload = {"run_id": job.run_id, "error": job.error, "elapsed_s": round(job.elapsed_s(), 1)}
                 yield f"event: {job.status}\ndata: {json.dumps(payload)}\n\n"
                 return

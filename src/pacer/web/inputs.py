@@ -80,8 +80,10 @@ class Scenarios:
 
     def data(self, text: str, path: str | None) -> Any:
         """YAML text as data, with the limits a posted scenario has."""
-        from pacer.scenario import read_yaml
+        from pacer.scenario import MAX_FLOW_DEPTH, flow_depth, read_yaml
 
+        if flow_depth(text) > MAX_FLOW_DEPTH:  # before YAML's parser, which slows down steeply with depth
+            raise PacerError(f"scenario: nests too deeply (brackets more than {MAX_FLOW_DEPTH} deep), got deeper")
         try:
             if path is None and any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text)):
                 raise PacerError("scenario: YAML aliases are not accepted in a posted scenario, got an alias")

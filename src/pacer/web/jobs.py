@@ -60,14 +60,19 @@ class JobRunner:
         self.store = store
         self.executor = executor
         self.jobs: dict[str, Job] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one run at a time
+        self._jobs_lock = threading.Lock()  # the jobs dict: listed from worker threads, changed on start
+
+    def _all(self) -> list[Job]:
+        with self._jobs_lock:
+            return list(self.jobs.values())
 
     def pending(self) -> int:
-        return sum(j.status in ("queued", "running") for j in self.jobs.values())
+        return sum(j.status in ("queued", "running") for j in self._all())
 
     def list(self) -> list[dict[str, Any]]:
         """Jobs, newest first."""
-        return [j.to_dict() for j in sorted(self.jobs.values(), key=lambda j: j.created, reverse=True)]
+        return [j.to_dict() for j in sorted(self._all(), key=lambda j: j.created, reverse=True)]
 
     def get(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)
@@ -76,11 +81,12 @@ class JobRunner:
         waiting = self.pending()
         if waiting >= MAX_PENDING_JOBS:
             raise TooManyJobsError(f"runs: {waiting} already queued or running, try again later")
-        finished = [k for k, j in self.jobs.items() if j.status in ("done", "error")]
-        for old_id in finished[: max(0, len(finished) - MAX_KEPT_JOBS)]:
-            self.jobs.pop(old_id)
         job = Job(kind=kind, scenario_name=scenario.name)
-        self.jobs[job.id] = job
+        with self._jobs_lock:
+            finished = [k for k, j in self.jobs.items() if j.status in ("done", "error")]
+            for old_id in finished[: max(0, len(finished) - MAX_KEPT_JOBS)]:
+                self.jobs.pop(old_id)
+            self.jobs[job.id] = job
         threading.Thread(target=self._run, args=(job, scenario, text, path, options), daemon=True).start()
         return job
 
@@ -114,3 +120,5 @@ class JobRunner:
                 job.status = "error"
             finally:
                 job.finished = time.time()
+                if job.status == "running":  # stopped by something that is not an Exception
+                    job.error, job.status = "the run was interrupted", "error"
