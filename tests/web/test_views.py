@@ -129,6 +129,8 @@ def test_compare_shows_the_input_diff_metric_deltas_and_overlays(store, client):
     objective = next(m for m in view["metrics"] if m["metric"] == "objective_usd")
     assert objective["values"] == ["$767M", "$987M"] and objective["deltas"] == ["", "+$220M"]
     assert not next(m for m in view["metrics"] if m["metric"] == "projects")["changed"]
+    gap = next(m for m in view["metrics"] if m["metric"] == "gap")
+    assert gap["deltas"] == ["", ""]
     assert [o["name"] for o in view["overlays"]] == ["capacity_vs_demand"]
     assert len(view["overlays"][0]["figure"]["data"]) == 2
     page = client.get(f"/compare?ids={a}&ids={b}").text
@@ -235,3 +237,14 @@ def test_deeply_bracketed_yaml_is_refused_before_parsing(client):
     r = client.post("/api/scenarios/validate", json={"yaml": "[" * 200_000}, headers=AUTH)
     assert r.status_code == 422 and "nests too deeply" in r.json()["detail"]
     assert time.perf_counter() - start < 5
+
+
+def test_a_change_of_a_share_reads_in_percentage_points(store):
+    from pacer.report.compare import comparison
+
+    a = store.save("demand", scenario_name="a", scenario_path=None, scenario_text="a: 1", parameters={},
+                   metrics={"inference_share_2027": 0.2, "gpus_h100e_2027": 1000.0}, result={})
+    b = store.save("demand", scenario_name="a", scenario_path=None, scenario_text="a: 2", parameters={},
+                   metrics={"inference_share_2027": 0.25, "gpus_h100e_2027": 1000.2}, result={})
+    deltas = {m["metric"]: m["deltas"] for m in comparison(store, [a, b]).metrics}
+    assert deltas == {"inference_share_2027": ["", "+5 pp"], "gpus_h100e_2027": ["", ""]}  # 0.2 H100e reads 0

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pacer.formatting import cell, label
+from pacer.formatting import cell, label, plain_number, unit_of
 
+_ZERO_TEXT = re.compile(r"-?\$?0(?:\.0*)?(?![\d.,])")
 #: A difference below this share of the metric's size reads as no change (solver tolerance).
 RELATIVE_NOISE = 1e-6
 #: Marker-only traces with more points than this are left out of overlays (they would hide each other).
@@ -48,8 +50,11 @@ def comparison(store: Any, run_ids: list[str], *, with_figures: bool = True) -> 
                 delta = float(v) - float(first)
                 if abs(delta) <= RELATIVE_NOISE * scale:  # solver noise, not a change
                     delta = 0.0
-                text = cell(name, delta)
-                shows_zero = not any(ch in "123456789" for ch in text)  # "0", "$0", "0 MW" after rounding
+                # A change of a share is in percentage points: 20% -> 25% is "+5 pp", not "+5%".
+                text = (f"{plain_number(abs(delta) * 100, 2)} pp" if unit_of(name) == "share"
+                        else cell(name, abs(delta)))
+                text = text if delta >= 0 else "-" + text
+                shows_zero = _ZERO_TEXT.match(text) is not None  # "0", "$0", "0 MW", "0 H100e" after rounding
                 deltas.append("" if delta == 0 or shows_zero else ("+" + text if delta > 0 else text))
             else:
                 deltas.append("" if v == first else "changed")
