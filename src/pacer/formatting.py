@@ -253,16 +253,16 @@ def for_people(fig: Any) -> Any:
     figure (changed in place)."""
     for trace in fig.data:
         for key in _ARRAY_KEYS:
-            values = getattr(trace, key, None) if key in trace else None
+            values = getattr(trace, key, None)  # not every trace type has every key
             if values is None or isinstance(values, str):
                 continue
-            arr = np.asarray(values, dtype=object)
-            if arr.dtype == object and arr.size and all(isinstance(v, int | float | np.number) or v is None
-                                                       for v in arr.ravel()):
-                numeric = np.array([np.nan if v is None else float(v) for v in arr.ravel()]).reshape(arr.shape)
-                if np.any(np.abs(numeric) < ZERO) and np.any(numeric != 0):
-                    numeric = np.where(np.abs(numeric) < ZERO, 0.0, numeric)
-                    trace[key] = numeric
+            try:
+                numeric = np.asarray(values, dtype=float)  # labels (quarters, names) are not numbers: skipped
+            except (TypeError, ValueError):
+                continue
+            residue = (np.abs(numeric) < ZERO) & (numeric != 0)
+            if residue.any():
+                trace[key] = np.where(residue, 0.0, numeric)
     fig.update_xaxes(hoverformat=HOVER_FORMAT, tickangle=0, automargin=True)
     fig.update_yaxes(hoverformat=HOVER_FORMAT, automargin=True, separatethousands=True)
     for axis in fig.select_xaxes():

@@ -196,6 +196,13 @@ class RunStore:
                 frame[key] = [json.loads(m) if m else {} for m in frame[key]]
         return frame
 
+    def scenario_names(self) -> list[str]:
+        """The names of the scenarios the store has runs of, sorted."""
+        with self._connect() as con:
+            rows = con.execute("SELECT DISTINCT scenario_name FROM runs WHERE scenario_name IS NOT NULL "
+                               "ORDER BY scenario_name").fetchall()
+        return [str(r[0]) for r in rows]
+
     def get(self, run_id: str) -> dict[str, Any]:
         """One run: metadata, parameters, metrics and the full result."""
         with self._connect() as con:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -69,29 +70,40 @@ _TEMPLATES: tuple[tuple[str, str, str, str, float, float, float, bool, str], ...
 )
 
 
+def _expand(data: dict[str, Any]) -> Iterator[tuple[str, str, tuple[Any, ...], Any]]:
+    """Every knob path ``data`` holds: (path, label, the template's row, the value there); a ``{name}``
+    template runs over the keys of its mapping."""
+    for row in _TEMPLATES:
+        template, label = row[0], row[1]
+        head, _, _ = template.partition(".{name}")
+        names: list[str | None] = [None]
+        if "{name}" in template:
+            mapping = _lookup(data, head)
+            names = list(mapping) if isinstance(mapping, dict) else []
+        for name in names:
+            path = template.format(name=name) if name is not None else template
+            yield path, label.format(name=str(name or "").replace("_", " ")), row, _lookup(data, path)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def knobs(data: dict[str, Any], base_dir: str | Path = ".") -> list[Knob]:
     """The knobs of a scenario (raw YAML data), valued from the validated scenario so that fields the file
     leaves out show their defaults."""
     from pacer.scenario import parse_scenario
 
-    scenario = parse_scenario(copy.deepcopy(data), base_dir)
-    dumped = scenario.model_dump()
+    return _knobs(parse_scenario(copy.deepcopy(data), base_dir))
+
+
+def _knobs(scenario: Any) -> list[Knob]:
     out = []
-    for template, label, group, unit, low, high, step, integer, help_text in _TEMPLATES:
-        head, _, _ = template.partition(".{name}")
-        names: list[str | None] = [None]
-        if "{name}" in template:
-            mapping = _lookup(dumped, head)
-            names = [k for k, v in mapping.items() if isinstance(v, dict | int | float)] if isinstance(
-                mapping, dict) else []
-        for name in names:
-            path = template.format(name=name) if name is not None else template
-            value = _lookup(dumped, path)
-            if value is None and path.endswith("planning.leaves"):
-                value = scenario.demand.uncertainty.leaves if scenario.demand else None
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                continue
-            text = label.format(name=(name or "").replace("_", " "))
+    for path, text, row, value in _expand(scenario.model_dump(mode="json")):
+        _, _, group, unit, low, high, step, integer, help_text = row
+        if value is None and path.endswith("planning.leaves"):
+            value = scenario.demand.uncertainty.leaves if scenario.demand else None
+        if _is_number(value):
             out.append(Knob(path=path, label=text, group=group, unit=unit, value=float(value),
                             low=min(low, float(value)), high=max(high, float(value)), step=step, integer=integer,
                             help=help_text))
@@ -101,31 +113,21 @@ def knobs(data: dict[str, Any], base_dir: str | Path = ".") -> list[Knob]:
 def stated_assumptions(data: dict[str, Any]) -> list[dict[str, Any]]:
     """The knobs' paths a scenario's raw data sets, with their values (no validation: for showing a stored
     run's inputs, whatever version wrote them)."""
-    out = []
-    for template, label, _, unit, *_ in _TEMPLATES:
-        head, _, _ = template.partition(".{name}")
-        names: list[str | None] = [None]
-        if "{name}" in template:
-            mapping = _lookup(data, head)
-            names = list(mapping) if isinstance(mapping, dict) else []
-        for name in names:
-            path = template.format(name=name) if name is not None else template
-            value = _lookup(data, path)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                out.append({"path": path, "label": label.format(name=str(name or "").replace("_", " ")),
-                            "unit": unit, "value": value})
-    return out
+    return [{"path": path, "label": text, "unit": row[3], "value": value}
+            for path, text, row, value in _expand(data) if _is_number(value)]
 
 
-def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], base_dir: str | Path = ".") -> dict[str, Any]:
-    """A copy of ``data`` with each ``path: value`` set (missing sections are created), validated: a bad
-    value is one line naming its path."""
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any],
+                    base_dir: str | Path = ".") -> tuple[dict[str, Any], Any]:
+    """A copy of ``data`` with each ``path: value`` set (missing sections are created), and its validated
+    :class:`~pacer.scenario.Scenario`: a bad value is one line naming its path."""
     from pacer.scenario import parse_scenario
 
     if len(overrides) > MAX_OVERRIDES:
         raise InputError("overrides", f"{len(overrides)} values", f"at most {MAX_OVERRIDES} per run")
-    allowed = {k.path: k for k in knobs(data, base_dir)}
-    defaults = parse_scenario(copy.deepcopy(data), base_dir).model_dump(mode="json")
+    base = parse_scenario(copy.deepcopy(data), base_dir)
+    allowed = {k.path: k for k in _knobs(base)}
+    defaults = base.model_dump(mode="json")
     out = copy.deepcopy(data)
     for path, value in overrides.items():
         if path not in allowed:
@@ -137,8 +139,7 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], base_dir: s
                 raise InputError(path, value, "must be a whole number")
             value = int(value)
         _assign(out, path, value, defaults)
-    parse_scenario(copy.deepcopy(out), base_dir)
-    return out
+    return out, parse_scenario(copy.deepcopy(out), base_dir)
 
 
 def _lookup(data: Any, path: str) -> Any:

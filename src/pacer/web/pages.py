@@ -68,7 +68,7 @@ def runs_page(request: Request, kind: Literal["demand", "plan", "simulate", ""] 
              "seconds": cell("seconds", r["seconds"]), "metrics": key_metrics(r["kind"], r["metrics"]),
              "changes": len((r["parameters"] or {}).get("overrides") or {})}
             for r in frame.to_dict("records")]
-    scenarios = sorted({str(s) for s in store.list_runs(limit=5000).scenario_name.dropna()})
+    scenarios = store.scenario_names()
     return _templates(request).TemplateResponse(request, "runs.html", {
         "runs": rows, "kind": kind, "scenario": scenario, "status": status, "sort": sort, "sorts": SORTS,
         "scenarios": scenarios})
