@@ -283,6 +283,10 @@ class Economics(_Strict):
 
 
 class FleetEntry(_Strict):
+    """GPUs a provider owns or has ordered: ``bought`` at or before the horizon start puts them in the
+    starting fleet (ageing from then); a quarter inside the horizon is a committed order, delivered, paid for
+    and put in service that quarter (the planner must buy at least that many then)."""
+
     accelerator: str
     region: str
     gpus: float = Field(ge=0)
@@ -873,8 +877,16 @@ def _check_provider(s: Scenario, provider: Provider | None = None, where: str = 
         get_accelerator(f.accelerator, f"{where}.fleet[{i}].accelerator")
         if f.region not in regions:
             raise InputError(f"{where}.fleet[{i}].region", f.region, "unknown region")
-        if quarter(f.bought) > qs[0]:
-            raise InputError(f"{where}.fleet[{i}].bought", f.bought, f"must be at or before the horizon start {qs[0]}")
+        if quarter(f.bought) > qs[-1]:
+            raise InputError(f"{where}.fleet[{i}].bought", f.bought, f"must be at or before the horizon end {qs[-1]}")
+        if quarter(f.bought) > qs[0]:  # a committed order: its generation must be on sale by then
+            on_sale = [quarter(e.available) for e in s.roadmap if e.accelerator == f.accelerator]
+            if not on_sale:
+                raise InputError(f"{where}.fleet[{i}].accelerator", f.accelerator,
+                                 "an order inside the horizon must be of a roadmap accelerator")
+            if quarter(f.bought) < min(on_sale):
+                raise InputError(f"{where}.fleet[{i}].bought", f.bought,
+                                 f"{f.accelerator} is on the roadmap only from {min(on_sale)}")
 
 
 def _check_market(s: Scenario) -> None:

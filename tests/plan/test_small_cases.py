@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -175,7 +176,67 @@ def test_bound_is_the_dual_objective():
 def test_infeasible_fleet_is_explained_in_user_terms():
     raw = mini()
     raw["provider"]["fleet"] = [{"accelerator": "h100-sxm", "region": "us", "gpus": 1_000_000, "bought": "2025Q1"}]
-    with pytest.raises(PacerError, match=r"provider.fleet: the GPUs in region us need .* MW at 2025Q1 but only 50 MW"):
+    with pytest.raises(PacerError, match=r"provider.fleet: the GPUs owned and ordered in region us need .* MW at "
+                       r"2025Q1 but at most 50 MW can be live there by then"):
+        plan(parse_scenario(raw), evaluate_out_of_sample=False)
+
+
+ORDER = {"accelerator": "b200", "region": "us", "gpus": 30_000, "bought": "2026Q1"}
+
+
+def test_committed_order_is_bought_in_its_quarter_on_every_scenario():
+    """A fleet entry bought inside the horizon is a committed order: at least that many GPUs arrive (and are
+    paid for) in its quarter on every branch, age from then and retire a GPU life later; the evaluator's
+    simulator still reproduces the objective."""
+    free = _problem(mini())
+    free_buys = solve_problem(free).decisions.buy_kgpu
+    raw = mini()
+    raw["provider"]["fleet"] = [ORDER]
+    problem = _problem(raw)
+    k = problem.quarters.index("2026Q1")
+    b200 = problem.generations.accelerator.to_list().index("b200")
+    assert problem.orders_kgpu.sum() == pytest.approx(30) and problem.orders_kgpu[b200, 0, k] == pytest.approx(30)
+    at_order = problem.nodes.quarter.to_numpy() == k
+    assert free_buys[b200, 0, at_order].max() < 30  # the order binds: unconstrained, fewer are bought then
+    outcome = solve_problem(problem)
+    buys = outcome.decisions.buy_kgpu
+    assert (buys[b200, 0, at_order] >= 30 - 1e-6).all()
+    assert outcome.objective_usd < solve_problem(free).objective_usd  # a binding commitment costs value
+    assert in_sample_npv(problem, outcome.decisions) == pytest.approx(outcome.objective_usd, rel=1e-7)
+
+
+def test_committed_order_rolls_forward_and_survives_rules():
+    from pacer.plan.evaluate import rule_policy
+    from pacer.plan.problem import roll_forward
+
+    raw = mini()
+    raw["provider"]["fleet"] = [ORDER]
+    problem = _problem(raw)
+    k = problem.quarters.index("2026Q1")
+    for build in (True, False):
+        assert rule_policy(problem, len(problem.quarters), build=build).buy_kgpu[:, 0, k].sum() >= 30 - 1e-9
+    chain = problem.with_demand(*mean_chain_nodes_and_demand(problem))
+    d = solve_problem(chain).decisions
+    later = roll_forward(chain, d.keep, d.completed, d.buy_kgpu, 2)
+    assert later.quarters[k - 2] == "2026Q1" and later.orders_kgpu[:, 0, k - 2].sum() == pytest.approx(30)
+
+
+@pytest.mark.parametrize(("order", "field", "message"), [
+    ({"bought": "2028Q1"}, "provider.fleet[0].bought", "at or before the horizon end 2027Q4"),
+    ({"bought": "2025Q2"}, "provider.fleet[0].bought", "b200 is on the roadmap only from 2025Q3"),
+    ({"accelerator": "a100-80gb", "bought": "2025Q3"}, "provider.fleet[0].accelerator", "roadmap accelerator"),
+])
+def test_bad_committed_order_is_one_line(order, field, message):
+    raw = mini()
+    raw["provider"]["fleet"] = [ORDER | order]
+    with pytest.raises(PacerError, match=re.escape(field) + ".*" + re.escape(message)):
+        parse_scenario(raw)
+
+
+def test_orders_beyond_what_can_be_live_are_explained():
+    raw = mini()
+    raw["provider"]["fleet"] = [ORDER | {"gpus": 1_000_000}]
+    with pytest.raises(PacerError, match=r"ordered in region us need .* MW at 2026Q1 but at most [0-9,]+ MW can"):
         plan(parse_scenario(raw), evaluate_out_of_sample=False)
 
 

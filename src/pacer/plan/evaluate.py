@@ -206,7 +206,7 @@ def chain_policy(decisions: Decisions, n_paths: int) -> PathDecisions:
 
 def rule_policy(problem: PlanProblem, n_q: int, *, build: bool) -> Decisions:
     """``build_all`` (advance everything at full pace) or ``never_build`` (drop what is not live); both
-    fill live MW with the newest GPUs as it comes."""
+    take the committed orders and fill the rest of live MW with the newest GPUs as it comes."""
     frame = problem.pipeline.frame
     st = problem.pipeline.stages
     durations = st.duration_quarters.to_numpy()
@@ -242,7 +242,9 @@ def rule_policy(problem: PlanProblem, n_q: int, *, build: bool) -> Decisions:
         fleet = fleet - problem.init_retire_kgpu[:, :, q] - (buy[:, :, q - life] if q >= life else 0.0)
         newest = int(np.flatnonzero(gens.available.to_numpy() <= q).max())
         headroom = live_mw[:, q] - (fleet * it_mw[:, None]).sum(0) * problem.pue
-        buy[newest, :, q] = np.clip(headroom, 0, None) / (it_mw[newest] * problem.pue)
+        headroom = headroom - (problem.orders_kgpu[:, :, q] * it_mw[:, None]).sum(0) * problem.pue
+        buy[:, :, q] = problem.orders_kgpu[:, :, q]
+        buy[newest, :, q] += np.clip(headroom, 0, None) / (it_mw[newest] * problem.pue)
         fleet = fleet + buy[:, :, q]
     return Decisions(keep=keep, completed=completed, buy_kgpu=buy)
 

@@ -115,8 +115,12 @@ def build_model(problem: PlanProblem) -> PlanModel:
     region_mw = (col("power_mw") * region_of).sum("project")
     pue_r = xr.DataArray(p.pue, coords={"region": p.regions}, dims="region")
     most_kgpu = (region_mw / (gcol("it_mw_per_kgpu") * pue_r)).transpose("generation", "region")
-    buy = m.add_variables(lower=0, upper=xr.where(available, most_kgpu, 0.0).transpose(*dims_grn),
-                          coords=[g_list, list(p.regions), node_list], dims=dims_grn, name="buy_kgpu")
+    # Committed orders are the least bought in their quarter (at every node of that quarter).
+    ordered = xr.DataArray(p.orders_kgpu, coords=gr, dims=("generation", "region", "q")).isel(
+        q=xr.DataArray(p.nodes.quarter.to_numpy(), dims="node")).assign_coords(node=nodes).transpose(*dims_grn)
+    most = np.maximum(xr.where(available, most_kgpu, 0.0).transpose(*dims_grn), ordered)
+    buy = m.add_variables(lower=ordered, upper=most, coords=[g_list, list(p.regions), node_list], dims=dims_grn,
+                          name="buy_kgpu")
     fleet = m.add_variables(lower=0, coords=[g_list, list(p.regions), node_list], dims=dims_grn, name="fleet_kgpu")
     book = m.add_variables(lower=0, coords=[g_list, list(p.regions), node_list], dims=dims_grn, name="book_musd")
     fleet_parent, _ = _parent_of(fleet, p)

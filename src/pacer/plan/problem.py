@@ -37,6 +37,7 @@ class PlanProblem:
     init_fleet_kgpu: np.ndarray  # generation x region, alive at the start
     init_retire_kgpu: np.ndarray  # generation x region x quarter: initial GPUs retiring in each quarter
     init_book_usd: np.ndarray  # generation x region
+    orders_kgpu: np.ndarray  # generation x region x quarter: committed deliveries (the least bought then)
     revenue_usd_per_h100e_hour: np.ndarray  # workload
     third_party_usd_per_h100e_hour: np.ndarray
     unserved_penalty_usd_per_h100e_hour: np.ndarray
@@ -132,11 +133,15 @@ def provider_problem(scenario: Scenario, provider: Provider, nodes: pd.DataFrame
     init = np.zeros((len(generations), len(regions)))
     retire = np.zeros((len(generations), len(regions), len(quarters)))
     book = np.zeros_like(init)
+    orders = np.zeros_like(retire)
     for i, f in enumerate(provider.fleet):
         if f.accelerator not in gen_index:
             raise InputError(f"{where}.fleet[{i}].accelerator", f.accelerator, "must be on the roadmap")
         g, r = gen_index[f.accelerator], regions.index(f.region)
         age = (q0 - quarter(f.bought)).n
+        if age < 0:  # a committed order, delivered inside the horizon
+            orders[g, r, -age] += f.gpus / 1e3
+            continue
         if age >= life:
             continue
         init[g, r] += f.gpus / 1e3
@@ -150,7 +155,7 @@ def provider_problem(scenario: Scenario, provider: Provider, nodes: pd.DataFrame
     return PlanProblem(
         nodes=nodes, quarters=quarters, regions=regions, demand_kh100e=demand_kh100e,
         pipeline=build_pipeline(provider, present), generations=generations, life_quarters=life,
-        init_fleet_kgpu=init, init_retire_kgpu=retire, init_book_usd=book,
+        init_fleet_kgpu=init, init_retire_kgpu=retire, init_book_usd=book, orders_kgpu=orders,
         revenue_usd_per_h100e_hour=price(econ.revenue_usd_per_h100e_hour),
         third_party_usd_per_h100e_hour=price(econ.third_party_usd_per_h100e_hour),
         unserved_penalty_usd_per_h100e_hour=price(econ.unserved_penalty_usd_per_h100e_hour),
@@ -205,4 +210,5 @@ def roll_forward(problem: PlanProblem, keep: np.ndarray, completed: np.ndarray, 
         p, nodes=chain_nodes(len(p.quarters) - n), quarters=p.quarters[n:], demand_kh100e=p.demand_kh100e[n:],
         pipeline=p.pipeline.carried(keep[:, n - 1], completed[:, :, n - 1]), generations=generations,
         init_fleet_kgpu=fleet[..., -1], init_retire_kgpu=retire, init_book_usd=book[..., -1],
+        orders_kgpu=p.orders_kgpu[..., n:],
     )

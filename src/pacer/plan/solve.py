@@ -22,7 +22,7 @@ import numpy as np
 
 from pacer.errors import SolverError, UnprovenPlanError
 from pacer.plan.model import MUSD, PlanModel, build_model
-from pacer.plan.problem import PlanProblem
+from pacer.plan.problem import PlanProblem, fleet_and_book
 
 logging.getLogger("linopy").setLevel(logging.WARNING)
 
@@ -93,15 +93,23 @@ def quiet_stdout() -> Iterator[None]:
 
 
 def _explain_infeasible(problem: PlanProblem) -> str:
-    """A user-terms reason for infeasibility, from the checks that can fail."""
-    frame = problem.pipeline.frame
-    gens = problem.generations
-    for r, region in enumerate(problem.regions):
-        live = frame[(frame.region == region) & (frame.remaining_quarters <= 0)].power_mw.sum()
-        need = float((problem.init_fleet_kgpu[:, r] * gens.it_mw_per_kgpu.to_numpy()).sum() * problem.pue[r])
-        if need > live + 1e-6:
-            return (f"provider.fleet: the GPUs in region {region} need {need:,.0f} MW at {problem.quarters[0]} "
-                    f"but only {live:,.0f} MW is live there (constraint family power_fits_live_mw)")
+    """A user-terms reason for infeasibility, from the checks that can fail: the GPUs owned and ordered
+    need more facility power in some region and quarter than its projects can have live by then."""
+    p = problem
+    frame = p.pipeline.frame
+    n_q = len(p.quarters)
+    least_fleet, _ = fleet_and_book(p, p.orders_kgpu[..., :n_q])  # generation, region, quarter
+    need_mw = (least_fleet * p.generations.it_mw_per_kgpu.to_numpy()[:, None, None]).sum(0) * p.pue[:, None]
+    # At full pace a project can be live in quarter k if at most k + 1 quarters of work are left.
+    can_be_live = frame.remaining_quarters.to_numpy()[:, None] <= np.arange(n_q)[None, :] + 1 + 1e-9
+    region_of = frame.region.to_numpy()[:, None] == np.array(p.regions)[None, :]
+    most_live_mw = np.einsum("jq,j,jr->rq", can_be_live, frame.power_mw.to_numpy(), region_of)
+    short = need_mw - most_live_mw > 1e-6
+    if short.any():
+        r, k = np.argwhere(short)[0]
+        return (f"provider.fleet: the GPUs owned and ordered in region {p.regions[r]} need {need_mw[r, k]:,.0f} MW "
+                f"at {p.quarters[k]} but at most {most_live_mw[r, k]:,.0f} MW can be live there by then "
+                "(constraint family power_fits_live_mw)")
     return "the model has no feasible plan (check provider.fleet against live projects)"
 
 
