@@ -41,3 +41,26 @@ def test_a_lease_is_capex_when_it_commences():
     rent_per_mw_quarter = 150 * 1000 * 3
     np.testing.assert_allclose(p.lease_capex_usd, new_leased_mw * rent_per_mw_quarter * annuity, rtol=1e-6)
     assert p.capex_with_leases_usd.to_numpy() == pytest.approx((p.capex_usd + p.lease_capex_usd).to_numpy())
+
+
+def test_a_committed_order_arrives_and_is_capex_in_its_quarter():
+    """A fleet entry bought inside the horizon arrives in its quarter whatever the provider's plan, and its
+    GPUs (with servers) are capex then; the provider's capacity holds it from then on."""
+    data = short_market()
+    data["market"]["replan_every_quarters"] = 2  # the order falls between re-plans and is rolled forward
+    rival = data["market"]["providers"][1]
+    rival["economics"] = rival["economics"] | {"server_capex_fraction": 0.5}
+    rival["projects"][0]["power_mw"] = 40
+    rival["fleet"].append({"accelerator": "b200", "region": "us", "gpus": 7000, "bought": "2025Q4"})
+    base = short_market()
+    base["market"]["replan_every_quarters"] = 2
+    base["market"]["providers"][1] = rival | {"fleet": rival["fleet"][:1]}
+    with_order, without = (simulate(parse_scenario(d), executor="local") for d in (data, base))
+    p = with_order.providers.set_index(["provider", "quarter"]).loc["rival"]
+    q = without.providers.set_index(["provider", "quarter"]).loc["rival"]
+    price = 40_000 * 1.5  # b200 in the catalog, and half again for servers
+    assert (q.gpu_capex_usd == 0).all(), "without the order, the rival buys nothing here"
+    assert p.gpu_capex_usd["2025Q4"] == pytest.approx(7000 * price, rel=1e-6)
+    assert p.gpu_capex_usd.drop("2025Q4").sum() == pytest.approx(0, abs=1e-3)
+    assert (p.gpus["2025Q4":] - q.gpus["2025Q4":]).to_numpy() == pytest.approx(7000, rel=1e-6)
+    assert (p.gpus[:"2025Q3"] - q.gpus[:"2025Q3"]).abs().max() < 1e-6
