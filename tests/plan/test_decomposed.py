@@ -48,7 +48,14 @@ def test_unbalanced_tree_is_refused_for_decomposition():
         tree_stages(nodes)
 
 
-@pytest.mark.parametrize("raw", [mini(), _three_stage()], ids=["two-stage", "three-stage"])
+def _with_order() -> dict:
+    raw = _three_stage()
+    raw["provider"]["fleet"] = [{"accelerator": "b200", "region": "us", "gpus": 30_000, "bought": "2026Q1"}]
+    return raw
+
+
+@pytest.mark.parametrize("raw", [mini(), _three_stage(), _with_order()],
+                         ids=["two-stage", "three-stage", "committed-order"])
 def test_decomposed_plan_brackets_the_extensive_optimum(raw):
     """The Lagrangian bound is above the exact optimum, the incumbent below it and within the gap, and the
     incumbent's decisions (read back onto the tree) are worth what mpi-sppy says they are."""
@@ -67,3 +74,5 @@ def test_decomposed_plan_brackets_the_extensive_optimum(raw):
     assert in_sample == pytest.approx(o.objective_usd, rel=1e-5)
     data = result.to_dict()
     assert data["engine"] == "decomposed" and data["bound_usd"] >= data["objective_usd"]
+    ordered = p.orders_kgpu[:, :, p.nodes.quarter.to_numpy()]  # the floor at every node: kept in the LP files
+    assert (o.decisions.buy_kgpu >= ordered - 1e-6).all()
