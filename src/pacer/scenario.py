@@ -221,8 +221,14 @@ class StageOverride(_Strict):
 
 
 class Lease(_Strict):
+    """A lease's rent and term; ``commences`` makes it a signed lease with a date: the landlord hands the
+    project over live in that quarter on every branch (the provider can neither release nor delay it)."""
+
     rent_usd_per_kw_month: float = Field(gt=0)
     term_years: float = Field(default=15.0, gt=0)
+    commences: str | None = None
+
+    _q = field_validator("commences", mode="before")(lambda v: None if v is None else _check_quarter(v))
 
 
 class Project(_Strict):
@@ -255,6 +261,8 @@ class Project(_Strict):
     def _lease(self) -> Project:
         if self.ownership == "leased" and self.lease is None:
             raise ValueError("a leased project needs lease.rent_usd_per_kw_month")
+        if self.ownership == "owned" and self.lease is not None and self.lease.commences is not None:
+            raise ValueError(f"lease.commences ({self.lease.commences}) needs ownership: leased")
         return self
 
 

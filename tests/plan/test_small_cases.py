@@ -289,3 +289,45 @@ def test_solver_progress_reads_iterations_and_the_interior_point_gap(tmp_path):
                             "       1234     5.6e+02 Pr: 0(0); Du: 0(1e-12) 1s\n")
     assert simplex.summary().startswith("solver: 1,234 iterations") and "gap" not in simplex.summary()
     simplex.path.unlink()
+
+
+def _signed(commences: str) -> dict:
+    raw = mini()
+    raw["provider"]["projects"][2]["lease"]["commences"] = commences  # land-1: leased, 10 quarters of work
+    return raw
+
+
+def test_signed_lease_is_live_from_its_commencement_on_every_branch():
+    """A lease with a commencement date holds its project live from that quarter whatever demand does: the
+    planner cannot release or delay it, and the never-build rule keeps it too."""
+    from pacer.plan.evaluate import rule_policy
+
+    free = solve_problem(_problem(mini()))
+    problem = _problem(_signed("2027Q3"))
+    j = problem.pipeline.frame.index.get_loc("land-1")
+    k = problem.quarters.index("2027Q3")
+    late = problem.nodes.quarter.to_numpy() >= k
+    assert free.decisions.completed[j, -1, late].min() < 1 - 1e-6  # unconstrained, it is not all live then
+    outcome = solve_problem(problem)
+    assert (outcome.decisions.completed[j, -1, late] >= 1 - 1e-6).all()
+    assert (outcome.decisions.keep[j] >= 1 - 1e-6).all()
+    assert outcome.objective_usd <= free.objective_usd
+    assert in_sample_npv(problem, outcome.decisions) == pytest.approx(outcome.objective_usd, rel=1e-7)
+    never = rule_policy(problem, len(problem.quarters), build=False)
+    assert never.keep[j].min() == 1 and never.completed[j, -1, k] == pytest.approx(1)
+
+
+@pytest.mark.parametrize(("commences", "message"), [
+    ("2026Q1", "project land-1 has 10 quarters of work left at full pace: too many to be live by then"),
+    ("2028Q2", "must be at or before the horizon end 2027Q4"),
+])
+def test_bad_signed_lease_is_one_line(commences, message):
+    with pytest.raises(PacerError, match=re.escape("provider.projects[2].lease.commences") + ".*" + re.escape(message)):
+        _problem(_signed(commences))
+
+
+def test_a_lease_date_needs_a_leased_project():
+    raw = mini()
+    raw["provider"]["projects"][1]["lease"] = {"rent_usd_per_kw_month": 150, "commences": "2026Q1"}
+    with pytest.raises(PacerError, match=r"provider.projects\[1\].*needs ownership: leased"):
+        parse_scenario(raw)

@@ -104,7 +104,7 @@ class PipelineTable:
         mw = self.frame.power_mw.to_numpy()
         per_mw = lambda a: np.round(np.asarray(a, dtype=float) / mw.reshape(-1, *[1] * (a.ndim - 1)), 6)  # noqa: E731
         st = self.stages
-        parts = [self.frame[["region", "ownership"]].astype(str).to_numpy(),
+        parts = [self.frame[["region", "ownership", "commences"]].astype(str).to_numpy(),
                  per_mw(self.frame[list(_MW_COLUMNS[1:])].to_numpy()),
                  per_mw(st.spend_usd.to_numpy()), per_mw(st.fee_usd.to_numpy()),
                  np.round(st.duration_quarters.to_numpy(), 9), np.round(st.completed_now.to_numpy(), 9)]
@@ -194,6 +194,7 @@ def build_pipeline(provider: Provider, projects: list[Project] | None = None) ->
             "rent_usd_per_quarter": rent_q, "lease_term_years": p.lease.term_years if p.lease else 0.0,
             "opex_usd_per_quarter": fac.owned_opex_usd_per_mw_quarter.value * mw if p.ownership == "owned" else 0.0,
             "hold_usd_per_quarter": hold, "fee_live_usd": running[-1] * mw,
+            "commences": p.lease.commences if p.lease and p.lease.commences else "",
         })
     frame = pd.DataFrame(rows).set_index("project")
     ids = frame.index.to_list()

@@ -20,7 +20,7 @@ import pandas as pd
 
 from pacer.finance import cvar, npv
 from pacer.pipeline import least_advanced_drops
-from pacer.plan.problem import HOURS_PER_QUARTER, PlanProblem, chain_nodes, fleet_and_book
+from pacer.plan.problem import HOURS_PER_QUARTER, PlanProblem, chain_nodes, fleet_and_book, live_from_quarter
 from pacer.plan.solve import Decisions, solve_problem
 from pacer.runner import Executor, run_map
 
@@ -205,31 +205,33 @@ def chain_policy(decisions: Decisions, n_paths: int) -> PathDecisions:
 
 
 def rule_policy(problem: PlanProblem, n_q: int, *, build: bool) -> Decisions:
-    """``build_all`` (advance everything at full pace) or ``never_build`` (drop what is not live); both
-    take the committed orders and fill the rest of live MW with the newest GPUs as it comes."""
+    """``build_all`` (advance everything at full pace) or ``never_build`` (drop what is not live or held by a
+    signed lease); both take the committed orders and fill the rest of live MW with the newest GPUs as it
+    comes."""
     frame = problem.pipeline.frame
     st = problem.pipeline.stages
     durations = st.duration_quarters.to_numpy()
     completed_now = st.completed_now.to_numpy()
     n_j, n_k = completed_now.shape
     live_now = completed_now[:, -1] >= 1 - 1e-9
-    completed = np.zeros((n_j, n_k, n_q))
+    full_pace = np.zeros((n_j, n_k, n_q))
+    state = completed_now.copy()
+    for q in range(n_q):  # one quarter of work per quarter, stage after stage
+        budget = np.ones(n_j)
+        for k in range(n_k):
+            need = (1 - state[:, k]) * durations[:, k]
+            used = np.minimum(need, budget)
+            state[:, k] = np.where(durations[:, k] > 0, state[:, k] + used / np.maximum(durations[:, k], 1e-12),
+                                   np.where(k == 0, 1.0, state[:, k - 1]))
+            state[:, k] = np.minimum(state[:, k], state[:, k - 1] if k else 1.0)
+            budget = budget - used
+        full_pace[:, :, q] = state
     if build:
-        keep = np.ones((n_j, n_q))
-        state = completed_now.copy()
-        for q in range(n_q):  # one quarter of work per quarter, stage after stage
-            budget = np.ones(n_j)
-            for k in range(n_k):
-                need = (1 - state[:, k]) * durations[:, k]
-                used = np.minimum(need, budget)
-                state[:, k] = np.where(durations[:, k] > 0, state[:, k] + used / np.maximum(durations[:, k], 1e-12),
-                                       np.where(k == 0, 1.0, state[:, k - 1]))
-                state[:, k] = np.minimum(state[:, k], state[:, k - 1] if k else 1.0)
-                budget = budget - used
-            completed[:, :, q] = state
-    else:
-        keep = np.repeat(live_now[:, None].astype(float), n_q, axis=1)
-        completed[:] = (completed_now * live_now[:, None])[:, :, None]
+        keep, completed = np.ones((n_j, n_q)), full_pace
+    else:  # drop all but what is live and what signed leases hold (built at full pace)
+        signed = live_from_quarter(frame, problem.quarters) < n_q
+        keep = np.repeat((live_now | signed)[:, None].astype(float), n_q, axis=1)
+        completed = np.where(signed[:, None, None], full_pace, (completed_now * live_now[:, None])[:, :, None])
     gens = problem.generations
     n_g, n_r = len(gens), len(problem.regions)
     region_of = (frame.region.to_numpy()[:, None] == np.array(problem.regions)[None, :]).astype(float)

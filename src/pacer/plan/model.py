@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from pacer.pipeline import LIVE, levels_now
-from pacer.plan.problem import HOURS_PER_QUARTER, WORKLOADS, PlanProblem
+from pacer.plan.problem import HOURS_PER_QUARTER, WORKLOADS, PlanProblem, live_from_quarter
 
 MUSD = 1e6
 
@@ -74,7 +74,12 @@ def build_model(problem: PlanProblem) -> PlanModel:
     levels = [*stages, LIVE]
     lcoord = lambda a: xr.DataArray(a, coords={"project": projects, "level": levels},  # noqa: E731
                                     dims=("project", "level"))
-    share = m.add_variables(lower=0, coords=[projects, levels, node_list], dims=["project", "level", "node"],
+    # A signed lease with a date holds its whole project live from that quarter on (a floor of 1 on the live
+    # level; the pace limit then brings it there in time, which the scenario checks is possible).
+    live_from = xr.DataArray(live_from_quarter(frame, p.quarters), coords={"project": projects}, dims="project")
+    is_live_level = xr.DataArray(np.array(levels) == LIVE, coords={"level": levels}, dims="level")
+    held_live = (is_live_level & (quarter_of >= live_from)).astype(float).transpose("project", "level", "node")
+    share = m.add_variables(lower=held_live, coords=[projects, levels, node_list], dims=["project", "level", "node"],
                             name="share")
     # arrive[l]: share completing the stage before level l in the node's quarter (none arrive at level 0).
     first_level = np.arange(len(levels)) == 0

@@ -150,6 +150,7 @@ def provider_problem(scenario: Scenario, provider: Provider, nodes: pd.DataFrame
             retire[g, r, retire_at] += f.gpus / 1e3
         book[g, r] += f.gpus * float(straight_line_book_value(generations.price_usd[g], age, life))
 
+    _check_commencements(provider, quarters, where)
     econ = provider.economics
     price = lambda d: np.array([d.get(w, 0.0) for w in WORKLOADS])  # noqa: E731
     return PlanProblem(
@@ -164,6 +165,30 @@ def provider_problem(scenario: Scenario, provider: Provider, nodes: pd.DataFrame
         facility_residual_fraction=provider.facility_residual_fraction,
         cvar_alpha=provider.cvar.alpha, cvar_weight=provider.cvar.weight,
     )
+
+
+def _check_commencements(provider: Provider, quarters: list[str], where: str) -> None:
+    """A signed lease's commencement must fall in the horizon and be reachable at full pace."""
+    for i, p in enumerate(provider.projects):
+        if p.lease is None or p.lease.commences is None:
+            continue
+        at = f"{where}.projects[{i}].lease.commences"
+        if p.lease.commences > quarters[-1]:
+            raise InputError(at, p.lease.commences, f"must be at or before the horizon end {quarters[-1]}")
+        start = quarters.index(p.joins) if p.joins is not None and p.joins > quarters[0] else 0
+        by = max(quarters.index(p.lease.commences) if p.lease.commences >= quarters[0] else 0, start)
+        remaining = float(build_pipeline(provider, [p]).frame.remaining_quarters.iloc[0])
+        if remaining > by - start + 1 + 1e-9:
+            raise InputError(at, p.lease.commences, f"project {p.id} has {remaining:g} quarters of work left at "
+                             "full pace: too many to be live by then")
+
+
+def live_from_quarter(frame: pd.DataFrame, quarters: list[str]) -> np.ndarray:
+    """Per project, the index of the quarter from which a signed lease holds it live (``len(quarters)``
+    where none does)."""
+    commences = frame["commences"].to_numpy(str) if "commences" in frame else np.full(len(frame), "")
+    index = np.searchsorted(np.array(quarters), commences)  # a quarter before the horizon: 0
+    return np.where(commences == "", len(quarters), index)
 
 
 def fleet_and_book(problem: PlanProblem, buy_kgpu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
