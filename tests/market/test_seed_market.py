@@ -129,3 +129,14 @@ def test_conservation_on_the_seed(seed_json):
     checks = seed_json["checks"]
     assert checks["money_paid_minus_received_usd"] < 1.0
     assert checks["pipeline_balance_mw"] < 1e-6 and checks["sold_above_capacity_kh100e"] < 1e-6
+
+
+def test_signed_leases_commence_as_capex_in_fiscal_2025(seed_json):
+    """The six signed leases go live on their dates and count as capex then: about the $20.5B of
+    finance-lease assets the hyperscaler reported for fiscal 2025 (10-K FY25)."""
+    quarters = seed_json["quarters"]
+    fy25 = slice(quarters.index("2024Q3"), quarters.index("2025Q2") + 1)
+    leases = sum(seed_json["lease_capex_usd"]["hyperscaler"][fy25])
+    assert 12e9 <= leases <= 25e9
+    live = seed_json["live_mw"]["hyperscaler"]
+    assert live[quarters.index("2025Q2")] - live[0] >= 180 + 250 + 200 + 150 + 200 + 250  # none live at the start

@@ -47,7 +47,12 @@ def test_downshift_drops_early_options_keeps_late_capacity(seed_plan):
     table = seed_plan.projects_table()
     late = table[table.stage_now.isin(["live", "fit-out", "power"])]
     early = table[table.stage_now.isin(["land", "permits"])]
-    assert late.expected_cancelled_share.max() < 0.05
+    frame = seed_plan.problem.pipeline.frame
+    owned_or_signed = (frame.ownership == "owned") | (frame.commences != "")
+    assert late[owned_or_signed.reindex(late.index)].expected_cancelled_share.max() < 0.05
+    # A live lease without a date may be broken (24 months of rent) when demand is low and the signed leases
+    # arrive, never in most scenarios.
+    assert late.expected_cancelled_share.max() < 0.3
     assert early.expected_cancelled_share.mean() > 0.2
     # In the lowest-demand scenario more MW is dropped than in the highest.
     problem = seed_plan.problem
