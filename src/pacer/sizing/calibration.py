@@ -56,7 +56,7 @@ STACK_KIND: dict[Section, StackKind] = {"inference": "serving", "training": "tra
 REFERENCE: dict[Section, tuple[str, str]] = {"inference": ("tuned", "nvidia"), "training": ("megatron", "nvidia")}
 #: Ridge shrinkage (in rows) of the stack and vendor effects, and of their interaction, toward 0.
 MAIN_EFFECT_SHRINK_ROWS = 0.3
-INTERACTION_SHRINK_ROWS = 3.0
+INTERACTION_SHRINK_ROWS = 10.0
 #: Most objective evaluations of one fit (each predicts every row once).
 MAX_EVALUATIONS = 150
 #: Robust loss scale (log error): rows further off than about this count linearly, not quadratically.
