@@ -188,8 +188,8 @@ def test_committed_order_is_bought_in_its_quarter_on_every_scenario():
     """A fleet entry bought inside the horizon is a committed order: at least that many GPUs arrive (and are
     paid for) in its quarter on every branch, age from then and retire a GPU life later; the evaluator's
     simulator still reproduces the objective."""
-    free = _problem(mini())
-    free_buys = solve_problem(free).decisions.buy_kgpu
+    free = solve_problem(_problem(mini()))
+    free_buys = free.decisions.buy_kgpu
     raw = mini()
     raw["provider"]["fleet"] = [ORDER]
     problem = _problem(raw)
@@ -201,7 +201,7 @@ def test_committed_order_is_bought_in_its_quarter_on_every_scenario():
     outcome = solve_problem(problem)
     buys = outcome.decisions.buy_kgpu
     assert (buys[b200, 0, at_order] >= 30 - 1e-6).all()
-    assert outcome.objective_usd < solve_problem(free).objective_usd  # a binding commitment costs value
+    assert outcome.objective_usd < free.objective_usd  # a binding commitment costs value
     assert in_sample_npv(problem, outcome.decisions) == pytest.approx(outcome.objective_usd, rel=1e-7)
 
 

@@ -38,6 +38,12 @@ def levels_now(stages: xr.Dataset) -> np.ndarray:
     return np.hstack([ones, completed]) - np.hstack([completed, zeros])
 
 
+def first_live_quarter(remaining_quarters: np.ndarray) -> np.ndarray:
+    """Index (0: the current quarter) of the first quarter in which a project with ``remaining_quarters`` of
+    work left can be live at full pace: one quarter of work per quarter, counted at the quarter's end."""
+    return np.maximum(np.ceil(np.asarray(remaining_quarters, dtype=float) - 1e-9) - 1, 0).astype(int)
+
+
 def least_advanced_drops(keep_prev: np.ndarray, keep: np.ndarray, prior_completed: np.ndarray) -> np.ndarray:
     """Shares dropped from each level when a retained share falls from ``keep_prev`` to ``keep`` and the
     least advanced shares go first: (..., project, level, quarter) from ``keep`` (..., project, quarter)

@@ -12,7 +12,7 @@ from pacer.demand.forecast import DemandForecast, h100e_per_gpu_of
 from pacer.demand.scenarios import leaf_paths
 from pacer.errors import InputError
 from pacer.finance import discount_factors, straight_line_book_value
-from pacer.pipeline import PipelineTable, build_pipeline
+from pacer.pipeline import PipelineTable, build_pipeline, first_live_quarter
 from pacer.scenario import Provider, Scenario, quarter
 
 HOURS_PER_QUARTER = 365.25 * 24 / 4
@@ -168,27 +168,30 @@ def provider_problem(scenario: Scenario, provider: Provider, nodes: pd.DataFrame
 
 
 def _check_commencements(provider: Provider, quarters: list[str], where: str) -> None:
-    """A signed lease's commencement must fall in the horizon and be reachable at full pace."""
-    for i, p in enumerate(provider.projects):
-        if p.lease is None or p.lease.commences is None:
-            continue
+    """A signed lease's commencement must fall in the horizon and be reachable at full pace from the quarter
+    its project is in the pipeline (the start, or when it joins)."""
+    signed = [(i, p) for i, p in enumerate(provider.projects) if p.lease is not None and p.lease.commences]
+    if not signed:
+        return
+    frame = build_pipeline(provider, [p for _, p in signed]).frame
+    live_from = live_from_quarter(frame, quarters)
+    earliest = first_live_quarter(frame.remaining_quarters.to_numpy())
+    for (i, p), date, due, soonest, left in zip(signed, frame.commences, live_from, earliest,
+                                                 frame.remaining_quarters, strict=True):
         at = f"{where}.projects[{i}].lease.commences"
-        if p.lease.commences > quarters[-1]:
-            raise InputError(at, p.lease.commences, f"must be at or before the horizon end {quarters[-1]}")
-        start = quarters.index(p.joins) if p.joins is not None and p.joins > quarters[0] else 0
-        by = max(quarters.index(p.lease.commences) if p.lease.commences >= quarters[0] else 0, start)
-        remaining = float(build_pipeline(provider, [p]).frame.remaining_quarters.iloc[0])
-        if remaining > by - start + 1 + 1e-9:
-            raise InputError(at, p.lease.commences, f"project {p.id} has {remaining:g} quarters of work left at "
-                             "full pace: too many to be live by then")
+        if date > quarters[-1]:
+            raise InputError(at, date, f"must be at or before the horizon end {quarters[-1]}")
+        joins = quarters.index(p.joins) if p.joins is not None and p.joins > quarters[0] else 0
+        if joins + soonest > max(due, joins):
+            raise InputError(at, date, f"project {p.id} has {left:g} quarters of work left at full pace: too "
+                             "many to be live by then")
 
 
 def live_from_quarter(frame: pd.DataFrame, quarters: list[str]) -> np.ndarray:
     """Per project, the index of the quarter from which a signed lease holds it live (``len(quarters)``
-    where none does)."""
-    commences = frame["commences"].to_numpy(str) if "commences" in frame else np.full(len(frame), "")
-    index = np.searchsorted(np.array(quarters), commences)  # a quarter before the horizon: 0
-    return np.where(commences == "", len(quarters), index)
+    where none does; 0 for a date before the horizon)."""
+    commences = frame["commences"].to_numpy(str)
+    return np.where(commences == "", len(quarters), np.searchsorted(np.array(quarters), commences))
 
 
 def fleet_and_book(problem: PlanProblem, buy_kgpu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -21,6 +21,7 @@ import highspy
 import numpy as np
 
 from pacer.errors import SolverError, UnprovenPlanError
+from pacer.pipeline import first_live_quarter
 from pacer.plan.model import MUSD, PlanModel, build_model
 from pacer.plan.problem import PlanProblem, fleet_and_book
 
@@ -100,8 +101,7 @@ def _explain_infeasible(problem: PlanProblem) -> str:
     n_q = len(p.quarters)
     least_fleet, _ = fleet_and_book(p, p.orders_kgpu[..., :n_q])  # generation, region, quarter
     need_mw = (least_fleet * p.generations.it_mw_per_kgpu.to_numpy()[:, None, None]).sum(0) * p.pue[:, None]
-    # At full pace a project can be live in quarter k if at most k + 1 quarters of work are left.
-    can_be_live = frame.remaining_quarters.to_numpy()[:, None] <= np.arange(n_q)[None, :] + 1 + 1e-9
+    can_be_live = first_live_quarter(frame.remaining_quarters.to_numpy())[:, None] <= np.arange(n_q)[None, :]
     region_of = frame.region.to_numpy()[:, None] == np.array(p.regions)[None, :]
     most_live_mw = np.einsum("jq,j,jr->rq", can_be_live, frame.power_mw.to_numpy(), region_of)
     short = need_mw - most_live_mw > 1e-6
