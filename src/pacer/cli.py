@@ -422,7 +422,10 @@ def _show_market(result: Any, as_json: bool) -> None:
     console.print(result)
     import pandas as pd
 
-    yearly = {name: result.by_year("providers", name) for name in ("released_mw", "absorbed_mw", "capex_usd")}
+    columns = ["released_mw", "absorbed_mw", "capex_usd"]
+    if (result.providers.cloud_capex_usd > 0).any():  # a conventional cloud: the company's whole capex too
+        columns.append("company_capex_usd")
+    yearly = {name: result.by_year("providers", name) for name in columns}
     rows = [{"year": y, "provider": p, **{name: frame.loc[y, p] for name, frame in yearly.items()}}
             for y in yearly["released_mw"].index for p in result.provider_names
             if any(frame.loc[y, p] > 0 for frame in yearly.values())]

@@ -38,7 +38,8 @@ MARKET_SERIES: dict[str, tuple[str, ...]] = {
     **{name: ("provider",) for name in (
         "capacity_kh100e", "sold_kh100e", "gpus", "live_mw", "leased_live_mw", "built_mw", "pipeline_mw",
         "joined_mw", "revenue_usd", "gpu_capex_usd", "build_capex_usd", "capex_usd", "lease_capex_usd",
-        "capex_with_leases_usd", "fees_usd", "equity_invested_usd")},
+        "capex_with_leases_usd", "cloud_it_mw", "cloud_capex_usd", "company_capex_usd", "fees_usd",
+        "equity_invested_usd")},
     "released_mw": ("provider", "region"),
     "absorbed_mw": ("provider", "region"),
     "demand_kh100e": ("tenant", "workload"),

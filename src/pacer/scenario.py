@@ -466,6 +466,36 @@ def price_in_year(schedule: float | dict[int, float], year: int) -> float:
     return float(schedule[at[-1] if at else years[0]])
 
 
+class ConventionalCloud(_Strict):
+    """A provider's cloud business beyond the AI demand the scenario models: the CPU servers, storage and
+    network of its general cloud and software services, at a stated size. Its IT load grows by
+    ``annual_growth`` (changed from the quarters in ``growth_from``); its capex is servers for the load it
+    adds and for those that reach the end of their life, and buildings for the load it adds. It counts in
+    the provider's company capex (``cloud_capex_usd``, ``company_capex_usd``). It is built by a programme of
+    its own: it takes no MW from the pipeline the planner paces and earns nothing in the market."""
+
+    it_mw: dict[str, float] = Field(min_length=1, description="IT load in service at the horizon start, MW per region")
+    annual_growth: float = Field(gt=-1, le=5)
+    growth_from: dict[str, float] = Field(
+        default_factory=dict, description="scheduled changes of annual growth: {quarter: growth from then on}")
+    server_usd_per_it_mw: float = Field(gt=0, description="servers, storage and network per MW of IT load")
+    server_life_years: float = Field(default=6.0, gt=0, le=30)
+    building_usd_per_mw: float | None = Field(
+        default=None, ge=0, description="building per MW of facility power (IT load times PUE); default: the "
+        "catalog's stage spend per MW, summed")
+    source: str = ""
+
+    _schedule = field_validator("growth_from", mode="before")(DriverSpec._schedule.__func__)  # type: ignore[attr-defined]
+
+    @field_validator("it_mw")
+    @classmethod
+    def _loads(cls, value: dict[str, float]) -> dict[str, float]:
+        for region, mw in value.items():
+            if mw < 0:
+                raise ValueError(f"MW must not be negative, got {mw} for {region}")
+        return value
+
+
 class MarketProvider(Provider):
     """A provider in the market: its own pipeline, fleet and economics, an asking price, and whether it
     takes over capacity that others release. ``same_as_provider: true`` copies the scenario's
@@ -484,6 +514,7 @@ class MarketProvider(Provider):
     planning_quantile: float | dict[int, float] | None = Field(
         default=None, description="plan to this quantile of expected demand instead of the mean: one value, "
         "or one per year (a stance that changes, e.g. from building ahead to discipline)")
+    conventional_cloud: ConventionalCloud | None = None
 
     _price = field_validator("ask_usd_per_h100e_hour")(lambda v: _check_price_schedule(v))
 
@@ -914,6 +945,14 @@ def _check_market(s: Scenario) -> None:
         if not p.same_as_provider and p.economics is None:
             raise InputError(f"{where}.economics", None, "is required unless same_as_provider is true")
         _check_provider(s, p, where)
+        cloud = p.conventional_cloud
+        for region in cloud.it_mw if cloud is not None else []:
+            if region not in s.regions:
+                raise InputError(f"{where}.conventional_cloud.it_mw", region,
+                                 f"unknown region; {did_you_mean(region, s.regions)}")
+        for q in cloud.growth_from if cloud is not None else []:
+            if not inside(q):
+                raise InputError(f"{where}.conventional_cloud.growth_from", q, "must be inside the horizon")
     workload_tenants = sorted({w.tenant for w in s.demand.training} | {w.tenant for w in s.demand.inference})
     for i, t in enumerate(m.tenants):
         where = f"market.tenants[{i}]"

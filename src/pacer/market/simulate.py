@@ -43,6 +43,7 @@ from pacer.market.agents import (
     tenant_paths,
 )
 from pacer.market.clearing import EPSILON_KH100E, clear_quarter
+from pacer.market.cloud import cloud_capex
 from pacer.market.contracts import ContractBook, EquityForCompute, Exclusivity, Rofr, TakeOrPay
 from pacer.plan.problem import HOURS_PER_QUARTER
 from pacer.plan.solve import quiet_stdout
@@ -56,8 +57,8 @@ NEIGHBOUR_SHARE = 0.1
 
 PROVIDER_SERIES = ("capacity_kh100e", "sold_kh100e", "utilisation", "gpus", "live_mw", "leased_live_mw", "built_mw",
                    "pipeline_mw", "joined_mw", "released_mw", "absorbed_mw", "revenue_usd", "gpu_capex_usd",
-                   "build_capex_usd", "capex_usd", "lease_capex_usd", "capex_with_leases_usd", "fees_usd",
-                   "equity_invested_usd")
+                   "build_capex_usd", "capex_usd", "lease_capex_usd", "capex_with_leases_usd", "cloud_it_mw",
+                   "cloud_capex_usd", "company_capex_usd", "fees_usd", "equity_invested_usd")
 TENANT_SERIES = ("demand_kh100e", "demand_inference_kh100e", "request_kh100e", "served_kh100e", "waiting_kh100e",
                  "cut_kh100e", "spend_usd", "revenue_usd", "other_costs_usd", "funding_usd", "equity_cash_usd",
                  "credits_used_usd", "credits_usd", "net_income_usd", "cash_usd")
@@ -333,6 +334,7 @@ def _play(s: Scenario, m: Any, quarters: list[str], t0: int, paths: np.ndarray, 
           pool: Executor, step: Callable[[str], None], started: float) -> MarketResult:
     provider_names = [a.name for a in agents]
     tenant_names = [t.spec.name for t in tenants]
+    clouds = {a.name: cloud_capex(s, a.spec.conventional_cloud) for a in agents}
     holding = pd.DataFrame(0.0, index=tenant_names, columns=provider_names)  # compute held (incl. waiting)
     provider_rows: list[dict[str, Any]] = []
     tenant_rows: list[dict[str, Any]] = []
@@ -437,6 +439,8 @@ def _play(s: Scenario, m: Any, quarters: list[str], t0: int, paths: np.ndarray, 
             st = states[a.name]
             released_mw = float((st["released_share"] * a.problem.pipeline.frame.power_mw.to_numpy()).sum())
             sold = float(alloc[a.name].to_numpy().sum())
+            ai_capex = st["gpu_capex_usd"] + st["build_capex_usd"] + st["lease_capex_usd"]
+            cloud = clouds[a.name]
             provider_rows.append({
                 "quarter": q, "provider": a.name, "kind": a.spec.kind,
                 "capacity_kh100e": st["capacity_kh100e"], "sold_kh100e": sold,
@@ -447,7 +451,9 @@ def _play(s: Scenario, m: Any, quarters: list[str], t0: int, paths: np.ndarray, 
                 "absorbed_mw": absorbed_by[a.name], "revenue_usd": float(received[k]),
                 "gpu_capex_usd": st["gpu_capex_usd"], "build_capex_usd": st["build_capex_usd"],
                 "capex_usd": st["gpu_capex_usd"] + st["build_capex_usd"], "lease_capex_usd": st["lease_capex_usd"],
-                "capex_with_leases_usd": st["gpu_capex_usd"] + st["build_capex_usd"] + st["lease_capex_usd"],
+                "capex_with_leases_usd": ai_capex,
+                "cloud_it_mw": float(cloud.it_mw[t]), "cloud_capex_usd": float(cloud.capex_usd[t]),
+                "company_capex_usd": ai_capex + float(cloud.capex_usd[t]),
                 "fees_usd": st["fees_usd"],
                 "equity_invested_usd": invested[a.name],
             })
