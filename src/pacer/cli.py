@@ -372,10 +372,11 @@ def _show_plan(result: Any, as_json: bool) -> None:
         console.print(_frame_table(pd.DataFrame(rows), "out-of-sample evaluation"))
     if result.outcome.status != "optimal":
         console.print(f"[bold red]warning:[/] {result.to_dict()['warning']}")
-    _show_facts(result)
+    _show_facts(result, "planned", "the provider's plan alone, expected over its scenarios: the market's episode "
+                "is pacer simulate; sources: --json, docs/market.md")
 
 
-def _show_facts(result: Any) -> None:
+def _show_facts(result: Any, what: str = "simulated", note: str = "sources: --json, docs/market.md") -> None:
     """The scenario's reported facts against the run, outside their band marked (never hidden)."""
     from pacer.facts import facts_frame
 
@@ -384,8 +385,7 @@ def _show_facts(result: Any) -> None:
         return
     within = sum(c.within for c in checks)
     console.print(_frame_table(facts_frame(checks).drop(columns="source"),
-                               f"reported vs simulated: {within} of {len(checks)} facts within their band "
-                               "(sources: --json, docs/market.md)"))
+                               f"reported vs {what}: {within} of {len(checks)} facts within their band ({note})"))
 
 
 @app.command("simulate")
