@@ -116,7 +116,8 @@ def evaluate(table: pd.DataFrame) -> pd.DataFrame:
             if row["metric"] != "tflops_per_gpu":
                 continue
             row = row | {"train_tokens": 1e12}  # achieved TFLOP/s does not depend on the run's length
-        get_model(row["model"])  # an unknown name is one line naming it, before any work
+        if _has(row.get("model")):
+            get_model(row["model"])  # an unknown name is one line naming it, before any work
         value = estimate(row)
         vendor = get_accelerator(row["accelerator"]).vendor if _has(row.get("accelerator")) else "any"
         out.append({"id": row["id"], "kind": row["kind"], "model": row["model"], "accelerator": row["accelerator"],

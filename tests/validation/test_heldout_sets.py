@@ -41,6 +41,17 @@ def test_an_outside_set_is_judged_against_the_targets(outside_set, monkeypatch):
     assert targets["per_vendor_met"] == {v: e <= 0.15 for v, e in measured["per_vendor"].items()}
 
 
+def test_rows_without_a_model_are_judged_too(tmp_path, monkeypatch):
+    """A power row names an accelerator but no model (the repository's published set has two)."""
+    monkeypatch.delenv("PACER_HELDOUT", raising=False)
+    path = tmp_path / "power.csv"
+    path.write_text("id,kind,model,accelerator,count,precision,input_tokens,output_tokens,train_tokens,metric,value,"
+                    "unit,source\nW1,power,,h100-sxm,8,,,,,server_power_kw,10.2,kW,NVIDIA DGX H100 data sheet\n")
+    judged = main_bench([path], only=True)["heldout:power.csv"]
+    assert judged["measured"]["rows_per_vendor"] == {"nvidia": 1}
+    assert abs(judged["per_row"]["W1"]["relative_error"]) < 0.05
+
+
 def test_the_environment_names_sets_too(outside_set, monkeypatch):
     monkeypatch.setenv("PACER_HELDOUT", str(outside_set))
     assert heldout_paths() == [outside_set]
