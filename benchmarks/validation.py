@@ -66,9 +66,13 @@ def cli_args(row: dict[str, Any]) -> list[str] | None:
         inp, out = row.get("input_tokens"), row.get("output_tokens")
         if not _has(inp):  # "fits" with no lengths: one full-context request
             inp, out = get_model(row["model"]).max_context - 1, 1
-        return ["size", "inference", "--model", row["model"], "--accelerator", row["accelerator"],
+        args = ["size", "inference", "--model", row["model"], "--accelerator", row["accelerator"],
                 "--count", str(int(row["count"])), "--precision", row["precision"],
                 "--input-tokens", str(int(inp)), "--output-tokens", str(int(out)), "--json"]
+        for column, flag in (("tensor_parallel", "--tensor-parallel"), ("max_batch", "--max-batch")):
+            if _has(row.get(column)):
+                args += [flag, str(int(row[column]))]
+        return args + (["--stack", row["stack"]] if _has(row.get("stack")) else [])
     if row["kind"] == "training":
         args = ["size", "training", "--model", row["model"], "--tokens", str(float(row["train_tokens"])), "--json"]
         if _has(row.get("accelerator")):
@@ -77,7 +81,7 @@ def cli_args(row: dict[str, Any]) -> list[str] | None:
             args += ["--gpus", str(int(row["count"]))]
         if _has(row.get("precision")):
             args += ["--precision", row["precision"]]
-        return args
+        return args + (["--stack", row["stack"]] if _has(row.get("stack")) else [])
     return None
 
 

@@ -63,6 +63,10 @@ def test_search_writes_plot(pacer_cli, tmp_path):
         (["--mode", "disaggregated", "--count", "8", "--expert-parallel", "8"], "expert_parallel: llama-3.1-8b is "
                                                                                  "a dense model"),
         (["--prefill-gpus", "2", "--decode-gpus", "6"], "prefill_gpus: applies to --mode disaggregated only"),
+        (["--count", "8", "--tensor-parallel", "3"],
+         "tensor_parallel: must be one of 1, 2, 4, 8 on 8 x h100-sxm, got 3"),
+        (["--max-batch", "-4"], "max_batch: must be a positive integer, got -4"),
+        (["--mode", "disaggregated", "--count", "8", "--max-batch", "64"], "max_batch: applies to --mode aggregated"),
     ],
 )
 def test_bad_values_one_line_exit_2(pacer_cli, args, field):
@@ -82,6 +86,8 @@ def test_stack_and_mode_on_the_command_line(pacer_cli):
     tuned, vllm = pacer_cli(*base, "--stack", "tuned").json(), pacer_cli(*base, "--stack", "vllm").json()
     assert tuned["stack"] == "tuned" and vllm["stack"] == "vllm"
     assert vllm["max_output_tokens_per_s"] < tuned["max_output_tokens_per_s"]
+    stated = pacer_cli(*base, "--tensor-parallel", "8", "--max-batch", "256").json()
+    assert stated["tensor_parallel"] == 8 and stated["replicas"] == 1 and stated["batch"] <= 256
     split = pacer_cli(*base, "--mode", "disaggregated", "--prefill-gpus", "2", "--decode-gpus", "6").json()
     assert (split["mode"], split["prefill_gpus"], split["decode_gpus"]) == ("disaggregated", 2, 6)
     assert split["decode_output_tokens_per_s"] >= split["max_output_tokens_per_s"] > 0

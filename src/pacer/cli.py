@@ -178,6 +178,11 @@ def size_inference_cmd(
     decode_gpus: Annotated[int | None, typer.Option(help="Decode pool (disaggregated); default: chosen.")] = None,
     expert_parallel: Annotated[int | None, typer.Option(
         help="Wide expert parallelism of the decode pool (disaggregated MoE); default: chosen.")] = None,
+    tensor_parallel: Annotated[int | None, typer.Option(
+        help="Tensor-parallel degree of every replica (aggregated); default: the best.")] = None,
+    max_batch: Annotated[int | None, typer.Option(
+        help="Most requests running at once over the deployment (an engine's max_num_seqs, a benchmark's "
+             "concurrency; aggregated); default: what the memory holds.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Fit, batch, latency, throughput, power and cost of serving a model."""
@@ -188,6 +193,7 @@ def size_inference_cmd(
         ttft_ms=ttft_ms, tpot_ms=tpot_ms, rate_rps=rate,
         kv_precision=kv_precision.value if kv_precision else None, stack=stack, mode=mode.value,
         prefill_gpus=prefill_gpus, decode_gpus=decode_gpus, expert_parallel=expert_parallel,
+        tensor_parallel=tensor_parallel, max_batch=max_batch,
     )
     if as_json:
         _emit_json(result.to_dict())

@@ -4,6 +4,7 @@ import pytest
 
 from pacer import size_inference
 from pacer.errors import PacerError
+from pacer.sizing.inference import max_output_tokens_per_s
 
 
 def test_llama_8b_on_one_h100():
@@ -60,6 +61,36 @@ def test_moe_decodes_faster_than_dense_of_same_size():
     assert moe.max_output_tokens_per_s > dense.max_output_tokens_per_s
 
 
+def test_a_stated_tensor_parallel_degree_is_the_only_layout_tried():
+    free = size_inference("llama-3.1-70b", "h100-sxm", 8, "fp8", 1000, 1000)
+    tp8 = size_inference("llama-3.1-70b", "h100-sxm", 8, "fp8", 1000, 1000, tensor_parallel=8)
+    assert tp8.tensor_parallel == 8 and set(tp8.to_frame().tensor_parallel) == {8}
+    assert free.tensor_parallel != 8  # the best layout runs smaller replicas
+    assert tp8.max_output_tokens_per_s < free.max_output_tokens_per_s
+    assert tp8.max_output_tokens_per_s == pytest.approx(
+        max_output_tokens_per_s("llama-3.1-70b", "h100-sxm", 8, "fp8", 1000, 1000, tensor_parallel=8))
+
+
+def test_max_batch_caps_the_requests_running_at_once_over_the_deployment():
+    free = size_inference("llama-3.1-8b", "h100-sxm", 2, "fp8", 128, 128)
+    small = size_inference("llama-3.1-8b", "h100-sxm", 2, "fp8", 128, 128, max_batch=64)
+    assert free.batch > 64 and small.batch <= 64
+    frame = small.to_frame()
+    assert (frame.batch_per_replica * frame.replicas <= 64).all()
+    assert small.max_output_tokens_per_s < free.max_output_tokens_per_s
+    # Above the engine default (2048 per replica) a stated batch is run where the memory holds it.
+    engine = size_inference("llama-3.1-8b", "h100-sxm", 1, "fp8", 128, 128)
+    big = size_inference("llama-3.1-8b", "h100-sxm", 1, "fp8", 128, 128, max_batch=4000)
+    assert engine.batch == 2048 and 2048 < big.batch <= 4000
+    assert big.max_output_tokens_per_s > engine.max_output_tokens_per_s
+    assert big.max_output_tokens_per_s == pytest.approx(
+        max_output_tokens_per_s("llama-3.1-8b", "h100-sxm", 1, "fp8", 128, 128, max_batch=4000))
+    # More allowed never serves less.
+    rates = [max_output_tokens_per_s("llama-3.1-70b", "h200", 8, "fp8", 1000, 1000, max_batch=b)
+             for b in (8, 64, 512, 4096)]
+    assert rates == sorted(rates)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
@@ -71,6 +102,10 @@ def test_moe_decodes_faster_than_dense_of_same_size():
         ({"tpot_ms": -5.0}, "tpot_ms"),
         ({"rate_rps": 0.0}, "rate_rps"),
         ({"accelerator": "a100-80gb", "precision": "fp8"}, "precision"),
+        ({"count": 8, "tensor_parallel": 3}, "tensor_parallel"),
+        ({"count": 8, "tensor_parallel": 16}, "tensor_parallel"),
+        ({"max_batch": 0}, "max_batch"),
+        ({"count": 8, "mode": "disaggregated", "tensor_parallel": 8}, "tensor_parallel"),
     ],
 )
 def test_bad_input_names_field(kwargs, field):

@@ -2,6 +2,7 @@
 
 import math
 
+import pandas as pd
 import pytest
 
 from pacer.catalog import get_accelerator, get_model, load_efficiency
@@ -39,3 +40,21 @@ def test_every_row_is_sourced_and_named_in_the_catalog():
 def test_every_row_has_a_finite_estimate(row):
     value = predict(row)
     assert math.isfinite(value) and value > 0, row["id"]
+
+
+def test_a_stated_configuration_is_one_pacer_can_run_and_stated_in_the_source():
+    """``tensor_parallel`` and ``max_batch`` hold what a source says it ran: the degree divides the count and
+    fits one scale-up domain, the batch is a positive whole number, and the source text names them."""
+    stated = TABLE[TABLE.tensor_parallel.notna() | TABLE.max_batch.notna()]
+    assert len(stated) >= 30
+    for row in stated.to_dict("records"):
+        assert row["kind"] == "inference" and row["metric"] == "max_output_tokens_per_s", row["id"]
+        if pd.notna(row["tensor_parallel"]):
+            tp = int(row["tensor_parallel"])
+            assert tp == row["tensor_parallel"] and row["count"] % tp == 0, row["id"]
+            assert tp <= get_accelerator(row["accelerator"]).scaleup_domain, row["id"]
+            said = (f"TP{tp}", f"-tp {tp}", f"--tp-size {tp}", "tensor_parallel = count")
+            assert any(s in row["source"] for s in said), row["id"]
+        if pd.notna(row["max_batch"]):
+            assert int(row["max_batch"]) == row["max_batch"] >= 1, row["id"]
+            assert f"batch size {int(row['max_batch'])}" in row["source"], row["id"]

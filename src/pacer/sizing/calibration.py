@@ -49,8 +49,9 @@ CALIBRATION_DIR = Path(__file__).resolve().parents[3] / "tests" / "validation" /
 COLUMNS = ["id", "kind", "model", "accelerator", "count", "precision", "input_tokens", "output_tokens",
            "train_tokens", "metric", "value", "unit", "source"]
 #: Columns of the calibration set that other published-figures tables may leave out (then: the vendor's
-#: default stack, the file as its own source, no date).
-OPTIONAL_COLUMNS = ["stack", "source_group", "date"]
+#: default stack, the file as its own source, no date, the best layout and batch). ``tensor_parallel`` and
+#: ``max_batch`` hold the configuration a source states it ran (degree; requests at once over the deployment).
+OPTIONAL_COLUMNS = ["stack", "source_group", "date", "tensor_parallel", "max_batch"]
 STACK_KIND: dict[Section, StackKind] = {"inference": "serving", "training": "training"}
 #: The (stack, vendor) whose factor is 1 by definition: the efficiencies are a tuned NVIDIA stack's.
 REFERENCE: dict[Section, tuple[str, str]] = {"inference": ("tuned", "nvidia"), "training": ("megatron", "nvidia")}
@@ -224,8 +225,11 @@ def _predict(row: Mapping[Any, Any], eff: Efficiency, stack_factor: float | None
         if metric == "max_output_tokens_per_s":
             if count is None:
                 raise InputError("count", count, "a throughput row needs its accelerator count")
+            tp, max_batch = _opt(row.get("tensor_parallel")), _opt(row.get("max_batch"))
             return max_output_tokens_per_s(row["model"], accelerator, count, precision, float(inp), float(out),
-                                           stack=stack, stack_factor=stack_factor, efficiency=eff)
+                                           stack=stack, stack_factor=stack_factor, efficiency=eff,
+                                           tensor_parallel=int(tp) if tp is not None else None,
+                                           max_batch=float(max_batch) if max_batch is not None else None)
     raise InputError("metric", metric, f"is not a metric pacer estimates for kind {kind!r}")
 
 

@@ -201,6 +201,20 @@ def memory_breakdown(
         accelerators=span, hbm_gb_per_accelerator=spec.hbm_gb, usable_gb=span * spec.hbm_gb * usable)
 
 
+def with_tensor_parallel(grid: pd.DataFrame, tensor_parallel: int | None, spec: Accelerator,
+                         count: int | None) -> pd.DataFrame:
+    """The layouts of ``grid`` with the given tensor-parallel degree (all when None); a degree no layout
+    has is an :class:`InputError` naming the ones there are."""
+    if tensor_parallel is None:
+        return grid
+    chosen = grid[grid.tensor_parallel == tensor_parallel].reset_index(drop=True)
+    if chosen.empty:
+        allowed = ", ".join(str(t) for t in sorted(grid.tensor_parallel.unique()))
+        where = f"{count} x {spec.id}" if count else spec.id
+        raise InputError("tensor_parallel", tensor_parallel, f"must be one of {allowed} on {where}")
+    return chosen
+
+
 def _positive_int(name: str, value: int | None) -> None:
     if value is not None and (not isinstance(value, int | np.integer) or value < 1):
         raise InputError(name, value, "must be a positive integer")
@@ -226,14 +240,30 @@ def _positive(name: str, value: float | None) -> None:
 
 def performance_over_batches(
     shape: ModelShape, hw: Hardware, evaluate: Callable[..., dict[str, np.ndarray]] = inference_performance,
-    **kwargs: Any
+    *, max_batch: float | None = None, replicas: np.ndarray | None = None, **kwargs: Any
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Evaluate column-shaped configurations (n, 1) at every batch of ``BATCH_GRID`` and at their own
     largest batch with ``evaluate`` (a roofline of :mod:`pacer.sizing.roofline`); returns the
-    (n, batches) batch array and the performance arrays."""
+    (n, batches) batch array and the performance arrays.
+
+    ``max_batch`` caps the requests running at once over a whole deployment of ``replicas`` (n, 1)
+    replicas (an engine's ``max_num_seqs``, a benchmark's batch or concurrency): each replica runs at most
+    its share, and the engine default ``max_batch_per_replica`` gives way to it (the memory does not).
+    """
+    share = None
+    if max_batch is not None:
+        share = np.floor(max_batch / (np.ones((1, 1)) if replicas is None else replicas))
+        engine = kwargs["eff"].max_batch_per_replica
+        kwargs["eff"] = kwargs["eff"].model_copy(update={"max_batch_per_replica": engine.model_copy(
+            update={"value": max(engine.value, float(share.max()))})})
     cap = evaluate(shape, hw, batch=None, **kwargs)["max_batch"]
+    if share is not None:
+        cap = np.minimum(cap, share)
     batch = np.concatenate([np.broadcast_to(BATCH_GRID, (cap.shape[0], len(BATCH_GRID))), cap], axis=1)
-    return batch, evaluate(shape, hw, batch=batch, **kwargs)
+    perf = evaluate(shape, hw, batch=batch, **kwargs)
+    if share is not None:
+        perf["max_batch"] = np.broadcast_to(cap, perf["max_batch"].shape).copy()
+    return batch, perf
 
 
 def power_and_cost(spec: Accelerator, count: int) -> tuple[float, float, float]:
@@ -253,8 +283,10 @@ def evaluate_grid(
     output_tokens: int,
     efficiency: Efficiency,
     stack_factor: float = 1.0,
+    max_batch: int | None = None,
 ) -> pd.DataFrame:
-    """Evaluate layouts x batch sizes in one vectorised call; one row per feasible (layout, batch)."""
+    """Evaluate layouts x batch sizes in one vectorised call; one row per feasible (layout, batch).
+    ``max_batch``: most requests running at once over the deployment (:func:`performance_over_batches`)."""
     shape = ModelShape.of(get_model(model_id))
     hw = hardware_of([accelerator], [precision], [kv_precision], efficiency.inference, [stack_factor])
     tp = grid.tensor_parallel.to_numpy(float)[:, None]
@@ -263,9 +295,9 @@ def evaluate_grid(
         weight_bytes=bytes_per_value(precision), kv_bytes=bytes_per_value(kv_precision, "kv_precision"),
         tp=tp, pp=pp, input_tokens=input_tokens, output_tokens=output_tokens, eff=efficiency.inference,
     )
-    batch, perf = performance_over_batches(shape, hw, **kwargs)
-    n = batch.shape[1]
     replicas = grid.replicas.to_numpy(float)[:, None]
+    batch, perf = performance_over_batches(shape, hw, max_batch=max_batch, replicas=replicas, **kwargs)
+    n = batch.shape[1]
     frame = pd.DataFrame({
         "tensor_parallel": np.repeat(grid.tensor_parallel.to_numpy(), n),
         "pipeline_parallel": np.repeat(grid.pipeline_parallel.to_numpy(), n),
@@ -300,6 +332,8 @@ def size_inference(
     prefill_gpus: int | None = None,
     decode_gpus: int | None = None,
     expert_parallel: int | None = None,
+    tensor_parallel: int | None = None,
+    max_batch: int | None = None,
     efficiency: Efficiency | None = None,
 ) -> InferenceResult:
     """Size an inference service of ``model`` on ``accelerator``.
@@ -332,6 +366,12 @@ def size_inference(
     expert_parallel
         Expert-parallel degree of the decode pool of a disaggregated mixture-of-experts deployment
         (wide EP, DeepSeek-V3 style); chosen by pacer among 8-256 when not given.
+    tensor_parallel
+        Tensor-parallel degree of every replica (aggregated mode); by default the best one.
+    max_batch
+        Most requests running at once over the whole deployment (aggregated mode): an engine's
+        ``max_num_seqs``, a benchmark's batch or concurrency. Each replica runs at most its share; by
+        default as many as the memory holds, up to ``max_batch_per_replica`` per replica.
     efficiency
         Efficiency factors; defaults to the calibrated ``catalog/efficiency.yaml``.
 
@@ -363,12 +403,19 @@ def size_inference(
     _positive_int("prefill_gpus", prefill_gpus)
     _positive_int("decode_gpus", decode_gpus)
     _positive_int("expert_parallel", expert_parallel)
+    _positive_int("tensor_parallel", tensor_parallel)
+    _positive_int("max_batch", max_batch)
+    if max_batch is not None and max_batch > MAX_ACCELERATORS:
+        raise InputError("max_batch", max_batch, f"must be at most {MAX_ACCELERATORS:,} requests")
     if mode == "aggregated":
         for name, value in (("prefill_gpus", prefill_gpus), ("decode_gpus", decode_gpus),
                             ("expert_parallel", expert_parallel)):
             if value is not None:
                 raise InputError(name, value, "applies to --mode disaggregated only")
     else:
+        for name, value in (("tensor_parallel", tensor_parallel), ("max_batch", max_batch)):
+            if value is not None:
+                raise InputError(name, value, "applies to --mode aggregated only")
         from pacer.sizing.disaggregated import size_disaggregated
 
         return size_disaggregated(
@@ -376,9 +423,9 @@ def size_inference(
             stack=stack, stack_factor=stack_factor, ttft_ms=ttft_ms, tpot_ms=tpot_ms, prefill_gpus=prefill_gpus,
             decode_gpus=decode_gpus, expert_parallel=expert_parallel, rate_rps=rate_rps, efficiency=eff)
 
-    grid = layouts(spec, count)
+    grid = with_tensor_parallel(layouts(spec, count), tensor_parallel, spec, count)
     frame = evaluate_grid(model, spec, grid, precision, kv_precision, input_tokens, output_tokens, eff,
-                          stack_factor)
+                          stack_factor, max_batch)
     within = np.ones(len(frame), dtype=bool)
     if ttft_ms is not None:
         within &= frame.ttft_s.to_numpy() * 1e3 <= ttft_ms
@@ -460,8 +507,11 @@ def max_output_tokens_per_s(
     stack: str | None = None,
     stack_factor: float | None = None,
     efficiency: Efficiency | None = None,
+    tensor_parallel: int | None = None,
+    max_batch: float | None = None,
 ) -> float:
-    """Output tokens/s of ``count`` accelerators at the best layout and batch, with no latency limit.
+    """Output tokens/s of ``count`` accelerators at the best layout and batch, with no latency limit
+    (``tensor_parallel`` and ``max_batch`` as in :func:`size_inference`; 0 when no layout has that degree).
 
     The same numbers as ``size_inference(...).max_output_tokens_per_s`` without building result
     tables: the calibration evaluates it thousands of times. ``stack_factor`` overrides the stack's
@@ -473,12 +523,16 @@ def max_output_tokens_per_s(
         _, stack_factor = eff.stacks.resolve("serving", stack, spec, precision)
     kv_precision = default_kv_precision(precision)
     tp, pp, replicas = _layout_arrays(accelerator, count)
+    if tensor_parallel is not None:
+        keep = tp[:, 0] == tensor_parallel
+        tp, pp, replicas = tp[keep], pp[keep], replicas[keep]
     if tp.size == 0:
         return 0.0
     hw = hardware_of([spec], [precision], [kv_precision], eff.inference, [stack_factor])
     batch, perf = performance_over_batches(
         _shape(model), hw, weight_bytes=bytes_per_value(precision), kv_bytes=bytes_per_value(kv_precision),
-        tp=tp, pp=pp, input_tokens=input_tokens, output_tokens=output_tokens, eff=eff.inference)
+        tp=tp, pp=pp, input_tokens=input_tokens, output_tokens=output_tokens, eff=eff.inference,
+        max_batch=max_batch, replicas=replicas)
     feasible = (batch >= 1) & (batch <= perf["max_batch"])
     return float(np.where(feasible, perf["tokens_per_s"] * replicas, 0.0).max())
 
