@@ -49,3 +49,21 @@ def test_training_flops_match_six_n_d_plus_attention():
     flops = training_flops(gpt3, 300e9, 2048)
     assert flops == pytest.approx(3.14e23, rel=0.03)  # OpenAI's published figure
     assert flops > 6 * gpt3.active_params * 300e9
+
+
+def test_fine_grained_experts_reach_a_smaller_share_of_the_dense_efficiency():
+    """Narrow routed experts run many small grouped GEMMs: DeepSeek-V3 (2,048 wide) and Qwen3 (1,536) reach
+    less of the dense efficiencies than Mixtral (14,336), every MoE model less than a dense one."""
+    from pacer.catalog import load_efficiency
+    from pacer.sizing.roofline import moe_share
+
+    eff = load_efficiency()
+    for section, base in (("inference", "moe_efficiency"), ("training", "moe_training_efficiency")):
+        part = getattr(eff, section)
+        share = {m: moe_share(ModelShape.of(get_model(m)), getattr(part, base).value, part.moe_expert_width_knee.value)
+                 for m in ("llama-3.1-70b", "mixtral-8x7b", "deepseek-v3", "qwen3-235b-a22b")}
+        assert share["llama-3.1-70b"] == 1.0
+        assert 1.0 >= share["mixtral-8x7b"] > share["deepseek-v3"] > share["qwen3-235b-a22b"] > 0.2, (section, share)
+    wide = ModelShape.of(get_model("mixtral-8x7b"))
+    assert moe_share(wide, 0.9, 0.0) == pytest.approx(0.9)
+    assert moe_share(wide, 0.9, wide.expert_ffn_size) == pytest.approx(0.45)

@@ -53,8 +53,8 @@ def test_a_stated_configuration_is_one_pacer_can_run_and_stated_in_the_source():
             tp = int(row["tensor_parallel"])
             assert tp == row["tensor_parallel"] and row["count"] % tp == 0, row["id"]
             assert tp <= get_accelerator(row["accelerator"]).scaleup_domain, row["id"]
-            said = (f"TP{tp}", f"-tp {tp}", f"--tp-size {tp}", "tensor_parallel = count")
-            assert any(s in row["source"] for s in said), row["id"]
+            said = (f"TP{tp}", f"-tp {tp}", f"--tp-size {tp}", f"{tp}-way TP", "tensor_parallel = count")
+            assert any(s in f"{row['source']} {row['software']}" for s in said), row["id"]
         if pd.notna(row["max_batch"]):
             assert int(row["max_batch"]) == row["max_batch"] >= 1, row["id"]
             assert f"batch size {int(row['max_batch'])}" in row["source"], row["id"]

@@ -43,6 +43,7 @@ class InferenceEfficiency(BaseModel):
     fp4_gemm_efficiency: Factor
     weight_only_gemm_efficiency: Factor
     moe_efficiency: Factor
+    moe_expert_width_knee: Factor
     software_gain_per_year: Factor
     software_reference_year: Factor
 
@@ -56,6 +57,7 @@ class TrainingEfficiency(BaseModel):
     cluster_penalty_from_gpus: Factor
     fp8_training_efficiency: Factor
     moe_training_efficiency: Factor
+    moe_expert_width_knee: Factor
     attention_training_efficiency: Factor
     software_gain_per_year: Factor
     software_reference_year: Factor

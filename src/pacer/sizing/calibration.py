@@ -84,6 +84,7 @@ PRIORS: dict[Section, dict[str, Prior]] = {
         "fp4_gemm_efficiency": Prior(0.7, 0.3, 0.2, 1.0),
         "weight_only_gemm_efficiency": Prior(0.8, 0.3, 0.2, 1.0),
         "moe_efficiency": Prior(0.7, 0.3, 0.2, 1.0),
+        "moe_expert_width_knee": Prior(1000.0, 1.0, 10.0, 50000.0),
         "software_gain_per_year": Prior(0.15, 0.7, 0.005, 0.6),
     },
     "training": {
@@ -92,6 +93,7 @@ PRIORS: dict[Section, dict[str, Prior]] = {
         "cluster_penalty_per_doubling": Prior(0.03, 0.7, 0.001, 0.3),
         "fp8_training_efficiency": Prior(0.75, 0.3, 0.3, 1.0),
         "moe_training_efficiency": Prior(0.6, 0.4, 0.1, 1.0),
+        "moe_expert_width_knee": Prior(1000.0, 1.0, 10.0, 50000.0),
         "attention_training_efficiency": Prior(0.6, 0.4, 0.15, 1.0),
         "software_gain_per_year": Prior(0.1, 0.7, 0.005, 0.6),
         "goodput": Prior(0.85, 0.1, 0.5, 1.0),

@@ -57,6 +57,7 @@ class ModelShape:
     routed_expert_params: float
     experts: int
     experts_per_token: int
+    expert_ffn_size: int
 
     @classmethod
     def of(cls, model: Model) -> ModelShape:
@@ -90,7 +91,19 @@ class ModelShape:
             routed_expert_params=routed,
             experts=model.experts,
             experts_per_token=model.experts_per_token,
+            expert_ffn_size=model.expert_ffn_size,
         )
+
+
+def moe_share(shape: ModelShape, efficiency: float, width_knee: float) -> float:
+    """Share of the dense efficiencies a mixture-of-experts model reaches (1 for a dense model): the
+    ``efficiency`` of very wide experts (routing, token permutation, load imbalance), times
+    ``w / (w + width_knee)`` for experts of intermediate width ``w``: fine-grained experts (DeepSeek-V3's
+    2,048, Qwen3's 1,536) run many small grouped GEMMs, wide ones (Mixtral's 14,336) few large ones."""
+    if not shape.experts:
+        return 1.0
+    width = float(shape.expert_ffn_size)
+    return efficiency * width / (width + width_knee)
 
 
 def _f(x: ArrayLike) -> FloatArray:
@@ -192,7 +205,7 @@ def inference_performance(
     devices = tp_ * pp_
     # Achieved shares of peak: the fitted factors, for MoE models scaled by the cost of routing and small
     # grouped expert GEMMs. The serving stack's factor on this vendor scales every step time below.
-    moe = eff.moe_efficiency.value if shape.experts else 1.0
+    moe = moe_share(shape, eff.moe_efficiency.value, eff.moe_expert_width_knee.value)
     decode_mfu, prefill_mfu = eff.decode_mfu.value * moe, eff.prefill_mfu.value * moe
     mbu = eff.decode_mbu.value * moe
     stack = hw.stack_efficiency
@@ -286,7 +299,7 @@ def wide_ep_decode(
     max_batch = np.clip(np.floor((usable - weights_per_gpu) / kv_request), 0, eff.max_batch_per_replica.value)
     b = max_batch if batch is None else _f(batch) + 0.0 * max_batch
     b_eff = np.maximum(b, 1.0)
-    moe = eff.moe_efficiency.value
+    moe = moe_share(shape, eff.moe_efficiency.value, eff.moe_expert_width_knee.value)
     context = inp + out / 2.0
     # Distinct local experts the group's b * ep tokens are routed to.
     local_share = 1.0 - (1.0 - shape.experts_per_token / max(shape.experts, 1)) ** (b_eff * ep_)

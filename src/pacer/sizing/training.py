@@ -14,7 +14,7 @@ from pacer.catalog import Efficiency, get_accelerator, get_model, load_efficienc
 from pacer.catalog.schema import Accelerator, Model
 from pacer.errors import InputError
 from pacer.sizing.hardware import check_precision
-from pacer.sizing.roofline import ModelShape, attention_flops_per_token, training_flops, training_mfu
+from pacer.sizing.roofline import ModelShape, attention_flops_per_token, moe_share, training_flops, training_mfu
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -84,10 +84,9 @@ def achieved_mfu(arch: Model, spec: Accelerator, precision: str, gpus: float, ef
     mfu = float(training_mfu(arch.hidden_size, flop_per_byte, gpus, eff))
     if precision == "fp8":
         mfu *= eff.fp8_training_efficiency.value
-    if arch.is_moe:
-        mfu *= eff.moe_training_efficiency.value
     seq = sequence_tokens or int(min(arch.max_context, eff.max_sequence_tokens.value))
     shape = ModelShape.of(arch)
+    mfu *= moe_share(shape, eff.moe_training_efficiency.value, eff.moe_expert_width_knee.value)
     attention = 3.0 * float(attention_flops_per_token(shape, seq / 2))
     share = attention / (6.0 * shape.active_params + attention)
     mfu /= (1.0 - share) + share / eff.attention_training_efficiency.value
