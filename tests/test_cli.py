@@ -97,6 +97,12 @@ def test_stack_and_mode_on_the_command_line(pacer_cli):
     training = pacer_cli("size", "training", "--model", "llama-3.1-8b", "--tokens", "1e12", "--accelerator",
                          "tpu-v6e", "--gpus", "256", "--stack", "jax", "--json").json()
     assert training["stack"] == "jax"
+    strong = pacer_cli("size", "training", "--model", "llama-3.1-8b", "--tokens", "1e12", "--accelerator", "gb200",
+                       "--gpus", "512", "--precision", "fp8", "--global-batch", "64", "--json").json()
+    assert strong["mfu"] < 0.25
+    bad = pacer_cli("size", "training", "--model", "llama-3.1-8b", "--tokens", "1e12", "--global-batch", "0")
+    assert bad.code == 2
+    assert bad.err.strip() == "error: global_batch: must be a positive integer (sequences per step), got 0"
     assert pacer_cli("size", "training", "--model", "llama-3.1-8b", "--tokens", "1e12", "--stack", "trtllm").code == 2
     assert "optimum-habana" in pacer_cli("catalog", "stacks").out
 

@@ -213,13 +213,16 @@ def size_training_cmd(
     sequence_tokens: Annotated[int | None, typer.Option(
         max=10_000_000, help="Sequence length for attention FLOPs.")] = None,
     stack: StackOption = None,
+    global_batch: Annotated[int | None, typer.Option(
+        help="Sequences per optimiser step over the run: a small batch on many GPUs pays each step's fixed "
+             "overhead (MLPerf-style strong scaling); default: large enough to hide it.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """FLOPs, achieved TFLOP/s per GPU, GPU-hours, days, energy and cost of a training run."""
     from pacer.sizing import size_training
 
     result = size_training(model, tokens, accelerator, gpus, precision.value,
-                           sequence_tokens=sequence_tokens, days=days, stack=stack)
+                           sequence_tokens=sequence_tokens, days=days, stack=stack, global_batch=global_batch)
     if as_json:
         _emit_json(result.to_dict())
     else:

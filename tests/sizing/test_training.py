@@ -30,8 +30,26 @@ def test_moe_trains_on_active_parameters():
     assert moe.train_flops < 6 * 60e9 * 14.8e12
 
 
+def test_a_small_global_batch_on_many_gpus_pays_the_step_overhead():
+    """MLPerf Training's Llama 3.1 8B at 512 GB200 ran 64 sequences per step: 0.125 per GPU, a few ms of
+    compute against each step's fixed overhead. A pre-training batch hides it."""
+    free = size_training("llama-3.1-8b", 1e12, "gb200", 512, "fp8", sequence_tokens=8192)
+    strong = size_training("llama-3.1-8b", 1e12, "gb200", 512, "fp8", sequence_tokens=8192, global_batch=64)
+    big = size_training("llama-3.1-8b", 1e12, "gb200", 512, "fp8", sequence_tokens=8192, global_batch=65536)
+    assert strong.mfu < 0.6 * free.mfu
+    assert strong.gpu_hours > free.gpu_hours
+    assert big.mfu == pytest.approx(free.mfu, rel=0.02) and big.mfu < free.mfu
+    mfus = [size_training("llama-3.1-70b", 1e12, "h100-sxm", 1024, global_batch=b).mfu for b in (16, 128, 1024, 8192)]
+    assert mfus == sorted(mfus)
+    # The same batch on fewer GPUs computes more per step, so it loses less.
+    few = size_training("llama-3.1-8b", 1e12, "gb200", 64, "fp8", sequence_tokens=8192, global_batch=64)
+    assert few.mfu > strong.mfu
+
+
 @pytest.mark.parametrize(("kwargs", "field"), [({"tokens": -1}, "tokens"), ({"gpus": 0}, "gpus"),
-                                               ({"model": "llama-9"}, "model"), ({"days": -2}, "days")])
+                                               ({"model": "llama-9"}, "model"), ({"days": -2}, "days"),
+                                               ({"global_batch": 0}, "global_batch"),
+                                               ({"global_batch": 2.5}, "global_batch")])
 def test_bad_input(kwargs, field):
     args = {"model": "llama-3.1-8b", "tokens": 1e12} | kwargs
     with pytest.raises(PacerError, match=rf"^{field}: "):

@@ -58,3 +58,12 @@ def test_a_stated_configuration_is_one_pacer_can_run_and_stated_in_the_source():
         if pd.notna(row["max_batch"]):
             assert int(row["max_batch"]) == row["max_batch"] >= 1, row["id"]
             assert f"batch size {int(row['max_batch'])}" in row["source"], row["id"]
+
+
+def test_a_stated_global_batch_is_a_training_rows_and_its_sources():
+    stated = TABLE[TABLE.global_batch.notna()]
+    assert len(stated) >= 25
+    for row in stated.to_dict("records"):
+        assert row["kind"] == "training", row["id"]
+        batch = int(row["global_batch"])
+        assert batch == row["global_batch"] >= 1 and str(batch) in row["source"], row["id"]

@@ -62,6 +62,7 @@ class TrainingEfficiency(BaseModel):
     software_gain_per_year: Factor
     software_reference_year: Factor
     goodput: Factor
+    step_overhead_s: Factor
     default_days: Factor
     max_sequence_tokens: Factor
 

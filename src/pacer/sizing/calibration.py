@@ -50,8 +50,9 @@ COLUMNS = ["id", "kind", "model", "accelerator", "count", "precision", "input_to
            "train_tokens", "metric", "value", "unit", "source"]
 #: Columns of the calibration set that other published-figures tables may leave out (then: the vendor's
 #: default stack, the file as its own source, no date, the best layout and batch). ``tensor_parallel`` and
-#: ``max_batch`` hold the configuration a source states it ran (degree; requests at once over the deployment).
-OPTIONAL_COLUMNS = ["stack", "source_group", "date", "tensor_parallel", "max_batch"]
+#: ``max_batch`` hold the configuration a source states it ran (degree; requests at once over the deployment);
+#: ``global_batch`` a training run's sequences per optimiser step.
+OPTIONAL_COLUMNS = ["stack", "source_group", "date", "tensor_parallel", "max_batch", "global_batch"]
 STACK_KIND: dict[Section, StackKind] = {"inference": "serving", "training": "training"}
 #: The (stack, vendor) whose factor is 1 by definition: the efficiencies are a tuned NVIDIA stack's.
 REFERENCE: dict[Section, tuple[str, str]] = {"inference": ("tuned", "nvidia"), "training": ("megatron", "nvidia")}
@@ -97,6 +98,7 @@ PRIORS: dict[Section, dict[str, Prior]] = {
         "attention_training_efficiency": Prior(0.6, 0.4, 0.15, 1.0),
         "software_gain_per_year": Prior(0.1, 0.7, 0.005, 0.6),
         "goodput": Prior(0.85, 0.1, 0.5, 1.0),
+        "step_overhead_s": Prior(0.05, 1.0, 0.001, 2.0),
     },
 }
 
@@ -147,18 +149,20 @@ def _training_estimate(row: Mapping[Any, Any], eff: Efficiency, stack_factor: fl
     own = eff.stacks.resolve("training", _opt(row.get("stack")), spec)[1]
     factor = own if stack_factor is None else stack_factor
     seq_tokens = int(seq) if seq else int(min(arch.max_context, eff.training.max_sequence_tokens.value))
+    batch = _opt(row.get("global_batch"))
+    global_batch = int(batch) if batch is not None else None
     if metric == "gpu_hours" or count is None:
         # The whole run (and its cluster, when no count is given) as size_training sizes it with the
         # stack's own factor; rates scale with the factor, GPU-hours inversely.
         trained = size_training(row["model"], float(_opt(row.get("train_tokens")) or 1e12), accelerator,
                                 int(count) if count else None, precision, sequence_tokens=seq_tokens,
-                                stack=_opt(row.get("stack")), efficiency=eff)
+                                stack=_opt(row.get("stack")), global_batch=global_batch, efficiency=eff)
         if metric == "gpu_hours":
             return float(trained.gpu_hours) * own / factor
         flops_per_s = trained.tflops_per_gpu * 1e12 * factor / own
     else:
         flops_per_s = (spec.peak_tflops(precision) * 1e12
-                       * achieved_mfu(arch, spec, precision, float(count), eff, factor, seq_tokens))
+                       * achieved_mfu(arch, spec, precision, float(count), eff, factor, seq_tokens, global_batch))
     if metric == "tflops_per_gpu":
         return flops_per_s / 1e12
     return flops_per_s / float(training_flops(ModelShape.of(arch), 1.0, seq_tokens))

@@ -70,7 +70,8 @@ class TrainingResult(Result):
 
 
 def achieved_mfu(arch: Model, spec: Accelerator, precision: str, gpus: float, efficiency: Efficiency,
-                 stack_factor: float = 1.0, sequence_tokens: int | None = None) -> float:
+                 stack_factor: float = 1.0, sequence_tokens: int | None = None,
+                 global_batch: float | None = None) -> float:
     """Model FLOP utilisation (share of the dense peak at ``precision``) of a training run on ``gpus``.
 
     The size-and-cluster curve of :func:`~pacer.sizing.roofline.training_mfu`, derated for 8-bit training
@@ -78,6 +79,11 @@ def achieved_mfu(arch: Model, spec: Accelerator, precision: str, gpus: float, ef
     share of their doubled peak), for mixture-of-experts models (all-to-all and small expert GEMMs), for
     the share of the FLOPs spent in attention at ``sequence_tokens`` (attention kernels, their backward
     above all, reach a smaller share of peak than GEMMs) and by the training stack's factor.
+
+    With ``global_batch`` (sequences per optimiser step over all ``gpus``) every step also pays
+    ``step_overhead_s`` (optimiser, gradient synchronisation and pipeline flush that do not overlap): a
+    small batch spread over many GPUs (MLPerf's strong scaling) computes too little per step to hide it.
+    Without it the batch is taken as large enough to hide it, as in pre-training runs.
     """
     eff = efficiency.training
     flop_per_byte = spec.peak_tflops(precision) / spec.hbm_tbps  # FLOP per byte
@@ -90,6 +96,11 @@ def achieved_mfu(arch: Model, spec: Accelerator, precision: str, gpus: float, ef
     attention = 3.0 * float(attention_flops_per_token(shape, seq / 2))
     share = attention / (6.0 * shape.active_params + attention)
     mfu /= (1.0 - share) + share / eff.attention_training_efficiency.value
+    if global_batch is not None:
+        # The overhead scales with the stack like the rest of the step, so the factor stays a multiplier.
+        compute_s = float(training_flops(shape, global_batch * seq / gpus, seq)) / (spec.peak_tflops(precision)
+                                                                                    * 1e12 * mfu)
+        mfu *= compute_s / (compute_s + eff.step_overhead_s.value)
     return mfu * stack_factor
 
 
@@ -103,6 +114,7 @@ def size_training(
     sequence_tokens: int | None = None,
     days: float | None = None,
     stack: str | None = None,
+    global_batch: int | None = None,
     efficiency: Efficiency | None = None,
 ) -> TrainingResult:
     """Size a training run of ``model`` over ``tokens`` on ``accelerator``.
@@ -119,6 +131,9 @@ def size_training(
     stack
         Training stack (megatron, fsdp, jax); by default the accelerator vendor's usual stack. Its
         factor on the vendor scales the model FLOP utilisation.
+    global_batch
+        Sequences per optimiser step over the whole run; each step then pays ``step_overhead_s``
+        (:func:`achieved_mfu`). By default the batch is taken as large enough to hide it.
 
     Returns
     -------
@@ -138,6 +153,8 @@ def size_training(
         raise InputError("days", days, "must be > 0")
     if sequence_tokens is not None and sequence_tokens < 1:
         raise InputError("sequence_tokens", sequence_tokens, "must be a positive integer")
+    if global_batch is not None and (not isinstance(global_batch, int | np.integer) or global_batch < 1):
+        raise InputError("global_batch", global_batch, "must be a positive integer (sequences per step)")
     if precision not in ("bf16", "fp16", "fp8"):
         raise InputError("precision", precision, "training runs at bf16, fp16 or fp8")
     full = efficiency or load_efficiency()
@@ -149,7 +166,7 @@ def size_training(
     peak = spec.peak_tflops(precision) * 1e12
 
     def mfu_at(n: float) -> float:
-        return achieved_mfu(arch, spec, precision, n, full, stack_factor, seq)
+        return achieved_mfu(arch, spec, precision, n, full, stack_factor, seq, global_batch)
 
     gpus_given = gpus is not None
     if gpus is None:
