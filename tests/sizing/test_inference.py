@@ -112,3 +112,17 @@ def test_bad_input_names_field(kwargs, field):
     args = {"model": "llama-3.1-8b", "accelerator": "h100-sxm", "precision": "bf16"} | kwargs
     with pytest.raises(PacerError, match=rf"^{field}: "):
         size_inference(**args)
+
+
+def test_every_decode_step_pays_a_fixed_overhead_that_small_models_feel_most():
+    from pacer.catalog import load_efficiency
+
+    eff = load_efficiency()
+    without = eff.with_values("inference", decode_step_overhead_s=1e-9)
+    gain = {}
+    for model, count in (("llama-3.1-8b", 1), ("llama-3.1-405b", 8)):
+        paid = size_inference(model, "b200", count, "fp8", 128, 128, tpot_ms=1e6)
+        free = size_inference(model, "b200", count, "fp8", 128, 128, tpot_ms=1e6, efficiency=without)
+        assert paid.tpot_s >= eff.inference.decode_step_overhead_s.value
+        gain[model] = free.max_output_tokens_per_s / paid.max_output_tokens_per_s
+    assert gain["llama-3.1-8b"] > gain["llama-3.1-405b"] > 1.0

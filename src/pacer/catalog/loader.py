@@ -44,6 +44,7 @@ class InferenceEfficiency(BaseModel):
     weight_only_gemm_efficiency: Factor
     moe_efficiency: Factor
     moe_expert_width_knee: Factor
+    decode_step_overhead_s: Factor
     software_gain_per_year: Factor
     software_reference_year: Factor
 

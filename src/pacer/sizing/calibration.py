@@ -80,12 +80,13 @@ PRIORS: dict[Section, dict[str, Prior]] = {
     "inference": {
         "prefill_mfu": Prior(0.6, 0.3, 0.2, 0.95),
         "decode_mfu": Prior(0.6, 0.3, 0.2, 0.95),
-        "decode_mbu": Prior(0.8, 0.2, 0.3, 0.98),
+        "decode_mbu": Prior(0.8, 0.2, 0.3, 0.95),
         "scaleup_link_efficiency": Prior(0.7, 0.3, 0.2, 0.98),
         "fp4_gemm_efficiency": Prior(0.7, 0.3, 0.2, 1.0),
         "weight_only_gemm_efficiency": Prior(0.8, 0.3, 0.2, 1.0),
         "moe_efficiency": Prior(0.7, 0.3, 0.2, 1.0),
         "moe_expert_width_knee": Prior(1000.0, 1.0, 10.0, 50000.0),
+        "decode_step_overhead_s": Prior(0.002, 1.0, 1e-5, 0.02),
         "software_gain_per_year": Prior(0.15, 0.7, 0.005, 0.6),
     },
     "training": {

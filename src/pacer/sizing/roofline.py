@@ -234,7 +234,9 @@ def inference_performance(
     ar_decode = allreduce_seconds(tp_, micro * shape.hidden_size * ACTIVATION_BYTES, hw.link_bytes_per_s, eff)
     p2p = np.where(pp_ > 1, eff.pipeline_p2p_latency_s.value
                    + micro * shape.hidden_size * ACTIVATION_BYTES / hw.scaleout_bytes_per_s, 0.0)
-    tpot = (t_memory + t_compute + 2.0 * shape.layers * ar_decode + pp_ * p2p) / stack
+    # Every step also pays a fixed time beyond the roofline (scheduler, sampling, launches between graphs).
+    tpot = (t_memory + t_compute + 2.0 * shape.layers * ar_decode + pp_ * p2p
+            + eff.decode_step_overhead_s.value) / stack
 
     # Prefill of one prompt: compute-bound over the replica (weight-bound if very short).
     prefill_compute = (2.0 * shape.active_params * inp / hw.peak_flops
@@ -315,7 +317,7 @@ def wide_ep_decode(
     link = np.where(ep_ <= scaleup_domain, hw.link_bytes_per_s * eff.scaleup_link_efficiency.value,
                     hw.scaleout_bytes_per_s * eff.scaleup_link_efficiency.value)
     t_all_to_all = moe_layers * (bytes_out / link + 2.0 * eff.collective_latency_s.value)
-    tpot = (t_memory + t_compute + t_all_to_all) / hw.stack_efficiency
+    tpot = (t_memory + t_compute + t_all_to_all + eff.decode_step_overhead_s.value) / hw.stack_efficiency
     return {"max_batch": max_batch, "batch": b, "tpot_s": tpot,
             "tokens_per_s": np.where(max_batch >= 1, b_eff / tpot, 0.0),
             "weights_gb_per_gpu": weights_per_gpu / 1e9 + 0.0 * b, "kv_gb_per_request": kv_request / 1e9 + 0.0 * b}
