@@ -71,3 +71,20 @@ def test_figures_lose_solver_residues_and_si_hovers():
     assert list(fig.data[0].y) == [0.0, 50294.45]
     assert fig.layout.yaxis.hoverformat == ",.4~r" and fig.layout.xaxis.tickangle == 0
     assert not math.isnan(fig.data[0].y[1])
+
+
+@pytest.mark.parametrize(("value", "text"), [(5.4622e22, "5.46 × 10²²"), (1e12, "1.00 × 10¹²"),
+                                             (9.996e15, "1.00 × 10¹⁶"), (123456, "123,456"),
+                                             (-3.2e-7, "-3.20 × 10⁻⁷"), (0.0, "0")])
+def test_very_large_counts_read_as_powers_of_ten(value, text):
+    from pacer.formatting import power_of_ten
+
+    assert power_of_ten(value) == text
+
+
+def test_a_training_summary_has_no_long_digit_runs():
+    from pacer.sizing import size_training
+
+    text = size_training("llama-3.1-405b", 15.6e12, "h100-sxm", 16384).summary()
+    assert "× 10" in text and "%" in text and "$" in text
+    assert not re.search(r"\d{1,3}(,\d{3}){4,}", text)  # nothing like 54,622,450,943,999,994,757,120

@@ -162,6 +162,21 @@ def _quantity(value: Any, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+
+
+def power_of_ten(value: float, digits: int = 3) -> str:
+    """A very large or small count for people: ``5.46 × 10²²`` (below a million: :func:`plain_number`)."""
+    v = float(value)
+    if not math.isfinite(v) or is_zero(v) or 1e-3 <= abs(v) < 1e6:
+        return plain_number(v, digits)
+    exponent = math.floor(math.log10(abs(v)))
+    mantissa = round(v / 10.0 ** exponent, digits - 1)
+    if abs(mantissa) >= 10:
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{mantissa:.{digits - 1}f} \u00d7 10{str(exponent).translate(_SUPERSCRIPT)}"
+
+
 def number(value: Any) -> str:
     """A value of unknown unit: integers with separators, floats as :func:`plain_number`."""
     if isinstance(value, bool) or value is None:

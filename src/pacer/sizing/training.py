@@ -13,6 +13,7 @@ from pacer._result import Result, plain
 from pacer.catalog import Efficiency, get_accelerator, get_model, load_efficiency, load_facilities
 from pacer.catalog.schema import Accelerator, Model
 from pacer.errors import InputError
+from pacer.formatting import power_of_ten, quantity
 from pacer.sizing.hardware import check_precision
 from pacer.sizing.roofline import ModelShape, attention_flops_per_token, moe_share, training_flops, training_mfu
 
@@ -57,15 +58,15 @@ class TrainingResult(Result):
             ("accelerator", f"{self.gpus:,} x {self.accelerator}" + ("" if self.gpus_given else " (sized)")),
             ("precision", self.precision),
             ("training stack", self.stack),
-            ("tokens", self.tokens),
-            ("training FLOPs", self.train_flops),
-            ("MFU", self.mfu),
+            ("tokens", power_of_ten(self.tokens)),
+            ("training FLOPs", power_of_ten(self.train_flops)),
+            ("MFU", quantity(self.mfu, "share")),
             ("achieved TFLOP/s per GPU", self.tflops_per_gpu),
             ("GPU-hours", self.gpu_hours),
             ("days", self.days),
             ("IT power (MW, all in)", self.power_mw),
             ("energy (MWh, IT)", self.energy_mwh),
-            ("cost (USD at rental price)", self.cost_usd),
+            ("cost (at rental price)", quantity(self.cost_usd, "USD")),
         ]
 
 
