@@ -181,7 +181,7 @@ def size_inference_cmd(
     tensor_parallel: Annotated[int | None, typer.Option(
         help="Tensor-parallel degree of every replica (aggregated); default: the best.")] = None,
     max_batch: Annotated[int | None, typer.Option(
-        help="Most requests running at once over the deployment (an engine's max_num_seqs, a benchmark's "
+        help="Most requests running at once over the deployment of --count accelerators (a benchmark's "
              "concurrency; aggregated); default: what the memory holds.")] = None,
     as_json: JsonFlag = False,
 ) -> None:

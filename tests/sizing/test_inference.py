@@ -105,6 +105,7 @@ def test_max_batch_caps_the_requests_running_at_once_over_the_deployment():
         ({"count": 8, "tensor_parallel": 3}, "tensor_parallel"),
         ({"count": 8, "tensor_parallel": 16}, "tensor_parallel"),
         ({"max_batch": 0}, "max_batch"),
+        ({"max_batch": 64}, "max_batch"),  # no count: no deployment to cap
         ({"count": 8, "mode": "disaggregated", "tensor_parallel": 8}, "tensor_parallel"),
     ],
 )

@@ -407,6 +407,8 @@ def size_inference(
     _positive_int("max_batch", max_batch)
     if max_batch is not None and max_batch > MAX_ACCELERATORS:
         raise InputError("max_batch", max_batch, f"must be at most {MAX_ACCELERATORS:,} requests")
+    if max_batch is not None and count is None:
+        raise InputError("max_batch", max_batch, "caps the requests over a deployment: give its --count too")
     if mode == "aggregated":
         for name, value in (("prefill_gpus", prefill_gpus), ("decode_gpus", decode_gpus),
                             ("expert_parallel", expert_parallel)):
