@@ -49,7 +49,8 @@ def test_a_model_that_fits_reads_as_labelled_numbers(client):
     assert a["fits"] is True and a["meets_limits"] is True and a["reason"] is None and a["shown"] is None
     assert a["inputs"] == {"model": "llama-3.1-70b", "accelerator": "h100-sxm", "count": 2, "precision": "fp8",
                            "input_tokens": 1000, "output_tokens": 1000, "ttft_ms": None, "tpot_ms": None,
-                           "rate_rps": None, "stack": None, "mode": "aggregated"}
+                           "rate_rps": None, "stack": None, "mode": "aggregated", "tensor_parallel": None,
+                           "max_batch": None}
     out = outputs(a)
     assert {"accelerators", "layout", "batch", "ttft_ms", "tpot_ms", "output_tokens_per_s",
             "usd_per_million_output_tokens", "power_kw", "memory_gb_per_gpu"} <= set(out)
@@ -189,6 +190,9 @@ def test_the_front_over_every_accelerator_answers_in_seconds(client):
     ("/api/size/inference", {"accelerator": "h100-sxm"}, "model"),
     ("/api/size/inference", {"model": "deepseek-v3", "accelerator": "h100-sxm", "mode": "disaggregated",
                              "count": 500_000}, "count"),
+    ("/api/size/inference", {"model": "llama-3.1-70b", "accelerator": "h100-sxm", "count": 8, "tensor_parallel": 3},
+     "tensor_parallel"),
+    ("/api/size/inference", {"model": "llama-3.1-70b", "accelerator": "h100-sxm", "max_batch": 64}, "max_batch"),
     ("/api/size/front", {"model": "llama-3.1-70b", "accelerator": "h100-sxm", "precision": "fp4"}, "precision"),
     ("/api/size/front", {"model": "llama-3.1-70b", "accelerator": "x"}, "accelerator"),
     ("/api/size/front", {"model": "llama-3.1-70b", "precision": "fp4", "stack": "jetstream"}, "precision"),
@@ -202,6 +206,13 @@ def test_bad_input_is_a_one_line_422_naming_the_field(client, path, body, field)
     assert detail.startswith(field + ":")
     if field in body:
         assert str(body[field]) in detail  # the value given is named
+
+
+def test_a_stated_layout_and_batch_are_sized_as_asked(client):
+    a = size(client, model="llama-3.1-70b", accelerator="h100-sxm", count=8, tensor_parallel=8, max_batch=256).json()
+    assert a["raw"]["tensor_parallel"] == 8 and a["raw"]["replicas"] == 1 and 0 < a["raw"]["batch"] <= 256
+    free = size(client, model="llama-3.1-70b", accelerator="h100-sxm", count=8).json()
+    assert a["raw"]["max_output_tokens_per_s"] < free["raw"]["max_output_tokens_per_s"]
 
 
 def test_nan_is_a_422_naming_the_field(client):

@@ -50,6 +50,8 @@ class SizeRequest(BaseModel):
     rate_rps: float | None = Field(default=None, gt=0)
     stack: str | None = Field(default=None, max_length=64)
     mode: Literal["aggregated", "disaggregated"] = "aggregated"
+    tensor_parallel: int | None = Field(default=None, ge=1, le=1024)
+    max_batch: int | None = Field(default=None, ge=1, le=10_000_000)
 
 
 class FrontRequest(BaseModel):
@@ -75,7 +77,8 @@ def size_inference_endpoint(body: SizeRequest) -> dict[str, Any]:
 
     result = size_inference(body.model, body.accelerator, body.count, body.precision, body.input_tokens,
                             body.output_tokens, ttft_ms=body.ttft_ms, tpot_ms=body.tpot_ms,
-                            rate_rps=body.rate_rps, stack=body.stack, mode=body.mode)
+                            rate_rps=body.rate_rps, stack=body.stack, mode=body.mode,
+                            tensor_parallel=body.tensor_parallel, max_batch=body.max_batch)
     # A disaggregated search without a count tries many pool sizes: its count is no answer to quote.
     on = (result.accelerator if body.count is None and result.mode == "disaggregated"
           else f"{result.count:,} x {result.accelerator}")
