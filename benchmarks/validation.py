@@ -81,6 +81,9 @@ def cli_args(row: dict[str, Any]) -> list[str] | None:
             args += ["--gpus", str(int(row["count"]))]
         if _has(row.get("precision")):
             args += ["--precision", row["precision"]]
+        for column, flag in (("input_tokens", "--sequence-tokens"), ("global_batch", "--global-batch")):
+            if _has(row.get(column)):
+                args += [flag, str(int(row[column]))]
         return args + (["--stack", row["stack"]] if _has(row.get("stack")) else [])
     return None
 
@@ -102,6 +105,10 @@ def estimate(row: dict[str, Any]) -> float:
     if args is None:
         return predict(row)
     data = run_cli(args)
+    if row["metric"] == "train_tokens_per_s_per_gpu":  # the CLI gives TFLOP/s per GPU and FLOPs per token
+        return float(data["tflops_per_gpu"]) * 1e12 * float(data["tokens"]) / float(data["train_flops"])
+    if row["metric"] not in data:
+        raise InputError("metric", row["metric"], f"is not a metric pacer estimates for kind {row['kind']!r}")
     return float(data[row["metric"]])
 
 
@@ -117,9 +124,9 @@ def evaluate(table: pd.DataFrame) -> pd.DataFrame:
     out = []
     for row in rows:
         if row["kind"] == "training" and not _has(row.get("train_tokens")):
-            if row["metric"] != "tflops_per_gpu":
+            if row["metric"] not in ("tflops_per_gpu", "train_tokens_per_s_per_gpu"):
                 continue
-            row = row | {"train_tokens": 1e12}  # achieved TFLOP/s does not depend on the run's length
+            row = row | {"train_tokens": 1e12}  # achieved rates do not depend on the run's length
         if _has(row.get("model")):
             get_model(row["model"])  # an unknown name is one line naming it, before any work
         value = estimate(row)

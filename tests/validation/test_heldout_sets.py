@@ -52,6 +52,25 @@ def test_rows_without_a_model_are_judged_too(tmp_path, monkeypatch):
     assert abs(judged["per_row"]["W1"]["relative_error"]) < 0.05
 
 
+def test_training_rates_are_judged_at_their_sequence_and_global_batch(tmp_path, monkeypatch):
+    """A tokens/s row goes through `pacer size training` with its sequence length and global batch, and
+    the bench reads the same number as the calibration's own estimate (software dated today)."""
+    from pacer.sizing.calibration import load_targets, predict
+
+    monkeypatch.delenv("PACER_HELDOUT", raising=False)
+    path = tmp_path / "training.csv"
+    path.write_text("id,kind,model,accelerator,count,precision,input_tokens,output_tokens,train_tokens,metric,value,"
+                    "unit,source,global_batch\n"
+                    "R1,training,llama-3.1-8b,gb200,512,fp8,8192,,,train_tokens_per_s_per_gpu,11358.7,tokens/s,"
+                    "MLPerf Training v5.1 (as calibration row TR045),64\n"
+                    "R2,training,llama-3.1-8b,gb200,512,fp8,8192,,,train_tokens_per_s_per_gpu,11358.7,tokens/s,"
+                    "the same run without its batch,\n")
+    judged = main_bench([path], only=True)["heldout:training.csv"]["per_row"]
+    row = load_targets(path).iloc[0].to_dict()
+    assert judged["R1"]["estimate"] == pytest.approx(predict(row), rel=1e-6)
+    assert judged["R1"]["estimate"] < 0.6 * judged["R2"]["estimate"]  # 0.125 sequences per GPU per step
+
+
 def test_the_environment_names_sets_too(outside_set, monkeypatch):
     monkeypatch.setenv("PACER_HELDOUT", str(outside_set))
     assert heldout_paths() == [outside_set]
