@@ -60,6 +60,18 @@ def _has(value: Any) -> bool:
     return not (value is None or (isinstance(value, float) and math.isnan(value)) or value == "")
 
 
+def _whole(row: dict[str, Any], column: str) -> str:
+    """A column holding a positive whole number (a degree, a batch, a length), as text for the CLI."""
+    value = row[column]
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (math.isfinite(number) and number >= 1 and number.is_integer()):
+        raise InputError(f"{row.get('id', '?')}.{column}", value, "must be a positive whole number")
+    return str(int(number))
+
+
 def cli_args(row: dict[str, Any]) -> list[str] | None:
     """The ``pacer`` command line that estimates this row's metric (None for facts not sized by the CLI)."""
     if row["kind"] == "inference":
@@ -71,7 +83,7 @@ def cli_args(row: dict[str, Any]) -> list[str] | None:
                 "--input-tokens", str(int(inp)), "--output-tokens", str(int(out)), "--json"]
         for column, flag in (("tensor_parallel", "--tensor-parallel"), ("max_batch", "--max-batch")):
             if _has(row.get(column)):
-                args += [flag, str(int(row[column]))]
+                args += [flag, _whole(row, column)]
         return args + (["--stack", row["stack"]] if _has(row.get("stack")) else [])
     if row["kind"] == "training":
         args = ["size", "training", "--model", row["model"], "--tokens", str(float(row["train_tokens"])), "--json"]
@@ -83,7 +95,7 @@ def cli_args(row: dict[str, Any]) -> list[str] | None:
             args += ["--precision", row["precision"]]
         for column, flag in (("input_tokens", "--sequence-tokens"), ("global_batch", "--global-batch")):
             if _has(row.get(column)):
-                args += [flag, str(int(row[column]))]
+                args += [flag, _whole(row, column)]
         return args + (["--stack", row["stack"]] if _has(row.get("stack")) else [])
     return None
 

@@ -69,6 +69,9 @@ def test_bad_catalog_entry_names_field():
     model["active_params_b"] = 100
     with pytest.raises(CatalogError, match="active_params_b"):
         _validate("models.yaml: models[0]", Model, model)
+    moe = get_model("mixtral-8x7b").model_dump() | {"expert_ffn_size": 0}  # its share would be 0: a division by 0
+    with pytest.raises(CatalogError, match="expert_ffn_size"):
+        _validate("models.yaml: models[0]", Model, moe)
 
 
 def test_efficiency_and_facilities_load():

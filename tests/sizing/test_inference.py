@@ -85,6 +85,9 @@ def test_max_batch_caps_the_requests_running_at_once_over_the_deployment():
     assert big.max_output_tokens_per_s > engine.max_output_tokens_per_s
     assert big.max_output_tokens_per_s == pytest.approx(
         max_output_tokens_per_s("llama-3.1-8b", "h100-sxm", 1, "fp8", 128, 128, max_batch=4000))
+    # Fewer requests than replicas: the extra accelerators sit idle, the model still fits.
+    few = size_inference("llama-3.1-8b", "h100-sxm", 128, "fp8", 128, 128, tensor_parallel=1, max_batch=4)
+    assert few.fits and few.replicas == 4 and few.batch == 4 and few.max_output_tokens_per_s > 0
     # More allowed never serves less.
     rates = [max_output_tokens_per_s("llama-3.1-70b", "h200", 8, "fp8", 1000, 1000, max_batch=b)
              for b in (8, 64, 512, 4096)]
@@ -106,6 +109,7 @@ def test_max_batch_caps_the_requests_running_at_once_over_the_deployment():
         ({"count": 8, "tensor_parallel": 16}, "tensor_parallel"),
         ({"max_batch": 0}, "max_batch"),
         ({"max_batch": 64}, "max_batch"),  # no count: no deployment to cap
+        ({"count": 8, "max_batch": 64, "rate_rps": 10.0}, "max_batch"),  # a cap and a rate to size for
         ({"count": 8, "mode": "disaggregated", "tensor_parallel": 8}, "tensor_parallel"),
     ],
 )

@@ -46,6 +46,13 @@ def test_a_small_global_batch_on_many_gpus_pays_the_step_overhead():
     assert few.mfu > strong.mfu
 
 
+def test_a_sized_cluster_at_a_global_batch_meets_the_days_or_says_it_cannot():
+    sized = size_training("llama-3.1-405b", 15e12, "h100-sxm", days=90, global_batch=1024)
+    assert 89 <= sized.days <= 90.5 and sized.gpus_given is False
+    with pytest.raises(PacerError, match=r"^global_batch: too small to finish in 90 days: .* on any cluster"):
+        size_training("llama-3.1-405b", 15e12, "h100-sxm", days=90, global_batch=16)
+
+
 @pytest.mark.parametrize(("kwargs", "field"), [({"tokens": -1}, "tokens"), ({"gpus": 0}, "gpus"),
                                                ({"model": "llama-9"}, "model"), ({"days": -2}, "days"),
                                                ({"global_batch": 0}, "global_batch"),

@@ -71,6 +71,16 @@ def test_training_rates_are_judged_at_their_sequence_and_global_batch(tmp_path, 
     assert judged["R1"]["estimate"] < 0.6 * judged["R2"]["estimate"]  # 0.125 sequences per GPU per step
 
 
+def test_a_configuration_that_is_not_a_whole_number_is_one_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("id,kind,model,accelerator,count,precision,input_tokens,output_tokens,train_tokens,metric,value,"
+                    "unit,source,tensor_parallel\n"
+                    "B1,inference,llama-3.1-8b,h100-sxm,8,fp8,128,128,,max_output_tokens_per_s,1000,tokens/s,x,2.5\n")
+    done = _bench("--set", str(path), "--only")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == ["error: B1.tensor_parallel: must be a positive whole number, got 2.5"]
+
+
 def test_the_environment_names_sets_too(outside_set, monkeypatch):
     monkeypatch.setenv("PACER_HELDOUT", str(outside_set))
     assert heldout_paths() == [outside_set]

@@ -151,6 +151,8 @@ class Model(_Sourced):
             raise ValueError("active_params_b must be <= total_params_b")
         if self.experts and not 0 < self.experts_per_token <= self.experts:
             raise ValueError("experts_per_token must be in 1..experts for a MoE model")
+        if self.experts and self.expert_ffn_size <= 0:
+            raise ValueError("expert_ffn_size must be > 0 for a MoE model (the width of one routed expert)")
         if self.attention == "mla" and self.kv_lora_rank <= 0:
             raise ValueError("an MLA model needs kv_lora_rank > 0")
         if self.kv_heads > self.attention_heads:

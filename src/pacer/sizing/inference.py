@@ -252,7 +252,8 @@ def performance_over_batches(
     """
     share = None
     if max_batch is not None:
-        share = np.floor(max_batch / (np.ones((1, 1)) if replicas is None else replicas))
+        # The average share of a replica (replicas beyond max_batch are left idle by the callers).
+        share = max_batch / (np.ones((1, 1)) if replicas is None else replicas)
         engine = kwargs["eff"].max_batch_per_replica
         kwargs["eff"] = kwargs["eff"].model_copy(update={"max_batch_per_replica": engine.model_copy(
             update={"value": max(engine.value, float(share.max()))})})
@@ -407,8 +408,11 @@ def size_inference(
     _positive_int("max_batch", max_batch)
     if max_batch is not None and max_batch > MAX_ACCELERATORS:
         raise InputError("max_batch", max_batch, f"must be at most {MAX_ACCELERATORS:,} requests")
-    if max_batch is not None and count is None:
+    if max_batch is not None and mode == "aggregated" and count is None:
         raise InputError("max_batch", max_batch, "caps the requests over a deployment: give its --count too")
+    if max_batch is not None and rate_rps is not None:
+        raise InputError("max_batch", max_batch, "caps a deployment of --count accelerators, while --rate sizes "
+                         "one: give one of them")
     if mode == "aggregated":
         for name, value in (("prefill_gpus", prefill_gpus), ("decode_gpus", decode_gpus),
                             ("expert_parallel", expert_parallel)):
@@ -426,6 +430,8 @@ def size_inference(
             decode_gpus=decode_gpus, expert_parallel=expert_parallel, rate_rps=rate_rps, efficiency=eff)
 
     grid = with_tensor_parallel(layouts(spec, count), tensor_parallel, spec, count)
+    if max_batch is not None:  # no more replicas than requests: the others sit idle
+        grid = grid.assign(replicas=np.minimum(grid.replicas, max_batch))
     frame = evaluate_grid(model, spec, grid, precision, kv_precision, input_tokens, output_tokens, eff,
                           stack_factor, max_batch)
     within = np.ones(len(frame), dtype=bool)
@@ -530,6 +536,8 @@ def max_output_tokens_per_s(
         tp, pp, replicas = tp[keep], pp[keep], replicas[keep]
     if tp.size == 0:
         return 0.0
+    if max_batch is not None:
+        replicas = np.minimum(replicas, max_batch)
     hw = hardware_of([spec], [precision], [kv_precision], eff.inference, [stack_factor])
     batch, perf = performance_over_batches(
         _shape(model), hw, weight_bytes=bytes_per_value(precision), kv_bytes=bytes_per_value(kv_precision),

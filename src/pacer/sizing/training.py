@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import brentq
 
 from pacer._result import Result, plain
 from pacer.catalog import Efficiency, get_accelerator, get_model, load_efficiency, load_facilities
@@ -171,11 +172,29 @@ def size_training(
 
     gpus_given = gpus is not None
     if gpus is None:
-        target_s = (days or eff.default_days.value) * 86400.0
-        # Cluster size and utilisation depend on each other; a few fixed-point steps converge.
-        n = 1.0
-        for _ in range(8):
-            n = flops / (peak * mfu_at(n) * eff.goodput.value * target_s)
+        target_days = days or eff.default_days.value
+        target_s = target_days * 86400.0
+        if global_batch is None:
+            # Cluster size and utilisation depend on each other; a few fixed-point steps converge.
+            n = 1.0
+            for _ in range(8):
+                n = flops / (peak * mfu_at(n) * eff.goodput.value * target_s)
+        else:
+            # Each step takes at least its overhead however many GPUs share it: the run has a floor.
+            steps = tokens / (global_batch * seq)
+            floor_days = steps * eff.step_overhead_s.value / stack_factor / eff.goodput.value / 86400.0
+            if floor_days >= target_days:
+                raise InputError("global_batch", global_batch, f"too small to finish in {target_days:g} days: "
+                                 f"{steps:,.0f} steps of at least {eff.step_overhead_s.value * 1e3:.0f} ms take "
+                                 f"{floor_days:,.0f} days on any cluster")
+
+            def late_s(n: float) -> float:  # run time beyond the target on n GPUs (falls as n grows)
+                return flops / (peak * mfu_at(n) * eff.goodput.value * n) - target_s
+
+            high = 1.0
+            while late_s(high) > 0 and high < 1e12:
+                high *= 2.0
+            n = float(brentq(late_s, high / 2.0, high)) if high > 1.0 else 1.0
         gpus = max(1, math.ceil(n))
     mfu = mfu_at(gpus)
     achieved = peak * mfu
