@@ -201,18 +201,22 @@ def memory_breakdown(
         accelerators=span, hbm_gb_per_accelerator=spec.hbm_gb, usable_gb=span * spec.hbm_gb * usable)
 
 
-def with_tensor_parallel(grid: pd.DataFrame, tensor_parallel: int | None, spec: Accelerator,
-                         count: int | None) -> pd.DataFrame:
-    """The layouts of ``grid`` with the given tensor-parallel degree (all when None); a degree no layout
-    has is an :class:`InputError` naming the ones there are."""
-    if tensor_parallel is None:
-        return grid
-    chosen = grid[grid.tensor_parallel == tensor_parallel].reset_index(drop=True)
-    if chosen.empty:
-        allowed = ", ".join(str(t) for t in sorted(grid.tensor_parallel.unique()))
-        where = f"{count} x {spec.id}" if count else spec.id
-        raise InputError("tensor_parallel", tensor_parallel, f"must be one of {allowed} on {where}")
-    return chosen
+def serving_layouts(spec: Accelerator, count: int | None, tensor_parallel: int | None = None,
+                    max_batch: float | None = None) -> pd.DataFrame:
+    """:func:`layouts` at a stated configuration: only the given tensor-parallel degree (a degree no layout
+    has is an :class:`InputError` naming the ones there are), and no more replicas than ``max_batch``
+    requests (the other accelerators sit idle)."""
+    grid = layouts(spec, count)
+    if tensor_parallel is not None:
+        chosen = grid[grid.tensor_parallel == tensor_parallel].reset_index(drop=True)
+        if chosen.empty:
+            allowed = ", ".join(str(t) for t in sorted(grid.tensor_parallel.unique()))
+            where = f"{count} x {spec.id}" if count else spec.id
+            raise InputError("tensor_parallel", tensor_parallel, f"must be one of {allowed} on {where}")
+        grid = chosen
+    if max_batch is not None:
+        grid = grid.assign(replicas=np.minimum(grid.replicas, max_batch))
+    return grid
 
 
 def _positive_int(name: str, value: int | None) -> None:
@@ -429,9 +433,7 @@ def size_inference(
             stack=stack, stack_factor=stack_factor, ttft_ms=ttft_ms, tpot_ms=tpot_ms, prefill_gpus=prefill_gpus,
             decode_gpus=decode_gpus, expert_parallel=expert_parallel, rate_rps=rate_rps, efficiency=eff)
 
-    grid = with_tensor_parallel(layouts(spec, count), tensor_parallel, spec, count)
-    if max_batch is not None:  # no more replicas than requests: the others sit idle
-        grid = grid.assign(replicas=np.minimum(grid.replicas, max_batch))
+    grid = serving_layouts(spec, count, tensor_parallel, max_batch)
     frame = evaluate_grid(model, spec, grid, precision, kv_precision, input_tokens, output_tokens, eff,
                           stack_factor, max_batch)
     within = np.ones(len(frame), dtype=bool)
@@ -519,7 +521,7 @@ def max_output_tokens_per_s(
     max_batch: float | None = None,
 ) -> float:
     """Output tokens/s of ``count`` accelerators at the best layout and batch, with no latency limit
-    (``tensor_parallel`` and ``max_batch`` as in :func:`size_inference`; 0 when no layout has that degree).
+    (``tensor_parallel`` and ``max_batch`` as in :func:`size_inference`).
 
     The same numbers as ``size_inference(...).max_output_tokens_per_s`` without building result
     tables: the calibration evaluates it thousands of times. ``stack_factor`` overrides the stack's
@@ -530,14 +532,9 @@ def max_output_tokens_per_s(
     if stack_factor is None:
         _, stack_factor = eff.stacks.resolve("serving", stack, spec, precision)
     kv_precision = default_kv_precision(precision)
-    tp, pp, replicas = _layout_arrays(accelerator, count)
-    if tensor_parallel is not None:
-        keep = tp[:, 0] == tensor_parallel
-        tp, pp, replicas = tp[keep], pp[keep], replicas[keep]
+    tp, pp, replicas = _layout_arrays(accelerator, count, tensor_parallel, max_batch)
     if tp.size == 0:
         return 0.0
-    if max_batch is not None:
-        replicas = np.minimum(replicas, max_batch)
     hw = hardware_of([spec], [precision], [kv_precision], eff.inference, [stack_factor])
     batch, perf = performance_over_batches(
         _shape(model), hw, weight_bytes=bytes_per_value(precision), kv_bytes=bytes_per_value(kv_precision),
@@ -548,8 +545,9 @@ def max_output_tokens_per_s(
 
 
 @lru_cache(maxsize=256)
-def _layout_arrays(accelerator: str, count: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    grid = layouts(get_accelerator(accelerator), count)
+def _layout_arrays(accelerator: str, count: int | None, tensor_parallel: int | None = None,
+                   max_batch: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    grid = serving_layouts(get_accelerator(accelerator), count, tensor_parallel, max_batch)
     return tuple(grid[c].to_numpy(float)[:, None] for c in ("tensor_parallel", "pipeline_parallel", "replicas"))  # type: ignore[return-value]
 
 
